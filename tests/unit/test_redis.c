@@ -227,6 +227,7 @@ TC_TEST(redis_auth_and_select)
     CHECK_INT_EQ(set.rc, 0);
     CHECK_MSG(strstr(db.val, " db=3 ") != NULL, "client info: %s", db.val);
     shut(&loop, r);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
 
     /* A wrong password never gets a command through, and loses none. */
     uv_loop_init(&loop);
