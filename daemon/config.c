@@ -566,8 +566,10 @@ void tc_config_write_reference(FILE *out)
                 tbs[o++] = *p;
         }
         tbs[o] = '\0';
-        fprintf(out, "| `%s.%s` | %s | `%s` | %s |\n", keys[i].section, keys[i].name, tbs,
-                keys[i].def, keys[i].doc);
+        char def[128];
+        snprintf(def, sizeof(def), *keys[i].def ? "`%s`" : "(empty)", keys[i].def);
+        fprintf(out, "| `%s.%s` | %s | %s | %s |\n", keys[i].section, keys[i].name, tbs, def,
+                keys[i].doc);
     }
     for (size_t p = 0; p < N_PASSTHROUGH; p++)
         fprintf(out, "| `%s.*` | passthrough | | %s |\n", passthrough[p].section,
