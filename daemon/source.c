@@ -284,18 +284,18 @@ int tc_source_start(tc_source_t *s, uv_loop_t *loop, const char *path, int frami
         return TC_ENOMEM;
     }
     bool is_stdin = !strcmp(path, "-");
-    /* O_NONBLOCK so that opening a FIFO does not wait for its writer; it is
-     * cleared again for regular files, which uv_fs_read reads on the pool. */
-    s->fd = is_stdin ? 0 : open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    /* A FIFO is opened blocking, i.e. startup waits for its first writer:
+     * opened non-blocking it would read as ended until a writer appears. */
     struct stat st;
+    s->fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
     if (s->fd < 0 || fstat(s->fd, &st)) {
         snprintf(errbuf, errsize, "%s: %s", path, strerror(errno));
+        if (s->fd > 0)
+            close(s->fd);
         tc_source_deinit(s);
         return TC_EIO;
     }
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-        if (!is_stdin)
-            fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
         s->is_file = true;
         s->offset = is_stdin ? lseek(0, 0, SEEK_CUR) : 0;
         if (s->offset < 0)

@@ -15,11 +15,12 @@
  *   cdnow  whitespace-separated `customer sample date(YYYYMMDD) cds dollars`
  *          -> one BehaviorEvent of type purchase per record at 00:00 UTC of
  *          the date, user_id = customer id, value = dollars, quantity = cds.
+ * Encoding is lib/decode.h's (tc_encode_json, tc_encode_envelope), so what
+ * the converter writes is exactly what the daemon reads.
  * Events are written in event-time order (stable: ties keep file order),
  * since the CDNOW file is ordered by customer, not by time.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +28,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "tidecast/v1/events.pb-c.h"
+#include "decode.h"
+#include "error.h"
+#include "event.h"
 
 const char cmd_convert_summary[] = "convert NASA/NAB/CDNOW data into event files";
 
@@ -244,82 +247,43 @@ static int by_time(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
+/* Builds the event of row r; views point into r and site (NUL-terminated). */
+static void to_event(const row_t *r, const char *site, tc_event_t *ev)
 {
-    if (v && *v)
-        json_object_set_new(o, k, json_string(v));
+    memset(ev, 0, sizeof(*ev));
+    ev->time_ms = r->t_ms;
+    ev->site = tc_str_c(site);
+    ev->user_id = tc_str_c(r->user);
+    ev->session_id = tc_str_c(NULL);
+    if (r->kind == KIND_TRAFFIC) {
+        ev->kind = TC_EVENT_TRAFFIC;
+        ev->traffic.path = tc_str_c(r->path);
+        ev->traffic.method = tc_str_c(r->method);
+        ev->traffic.referrer = tc_str_c(r->referrer);
+        ev->traffic.ua_class = tc_str_c(NULL);
+        ev->traffic.status = r->status;
+        ev->traffic.bytes = r->bytes;
+    } else {
+        ev->kind = TC_EVENT_BEHAVIOR;
+        ev->behavior.type = TC_BEHAVIOR_PURCHASE;
+        ev->behavior.value = r->value;
+        ev->behavior.quantity = r->quantity;
+    }
 }
 
-static int write_json(FILE *out, const row_t *r, const char *site)
+static int write_event(FILE *out, const row_t *r, const char *site, int proto)
 {
-    json_t *ev = json_object();
-    json_object_set_new(ev, "event_time_ms", json_integer(r->t_ms));
-    if (r->kind == KIND_TRAFFIC) {
-        set_str(ev, "site", site);
-        set_str(ev, "path", r->path);
-        set_str(ev, "user_id", r->user);
-        set_str(ev, "method", r->method);
-        json_object_set_new(ev, "status", json_integer(r->status));
-        json_object_set_new(ev, "bytes", json_integer((json_int_t)r->bytes));
-        set_str(ev, "referrer", r->referrer);
-    } else {
-        set_str(ev, "user_id", r->user);
-        set_str(ev, "site", site);
-        json_object_set_new(ev, "type", json_string("purchase"));
-        json_object_set_new(ev, "value", json_real(r->value));
-        json_object_set_new(ev, "quantity", json_integer(r->quantity));
-    }
-    json_t *env = json_object();
-    json_object_set_new(env, r->kind == KIND_TRAFFIC ? "traffic" : "behavior", ev);
-    int rc = json_dumpf(env, out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    json_decref(env);
-    if (rc == 0 && fputc('\n', out) == EOF)
-        rc = -1;
-    return rc;
-}
-
-static int write_proto(FILE *out, const row_t *r, const char *site)
-{
-    Tidecast__V1__Envelope env = TIDECAST__V1__ENVELOPE__INIT;
-    Tidecast__V1__TrafficEvent tr = TIDECAST__V1__TRAFFIC_EVENT__INIT;
-    Tidecast__V1__BehaviorEvent be = TIDECAST__V1__BEHAVIOR_EVENT__INIT;
-    /* protobuf-c takes char * but leaves strings alone; "" is its empty default. */
-    char empty[1] = "";
-    if (r->kind == KIND_TRAFFIC) {
-        tr.event_time_ms = r->t_ms;
-        tr.site = (char *)site;
-        tr.path = r->path ? r->path : empty;
-        tr.user_id = r->user ? r->user : empty;
-        tr.method = r->method ? r->method : empty;
-        tr.status = r->status;
-        tr.bytes = r->bytes;
-        tr.referrer = r->referrer ? r->referrer : empty;
-        env.event_case = TIDECAST__V1__ENVELOPE__EVENT_TRAFFIC;
-        env.traffic = &tr;
-    } else {
-        be.event_time_ms = r->t_ms;
-        be.user_id = r->user ? r->user : empty;
-        be.site = (char *)site;
-        be.type = TIDECAST__V1__BEHAVIOR_TYPE__BEHAVIOR_PURCHASE;
-        be.value = r->value;
-        be.quantity = r->quantity;
-        env.event_case = TIDECAST__V1__ENVELOPE__EVENT_BEHAVIOR;
-        env.behavior = &be;
-    }
-    uint8_t buf[4096], hdr[10];
-    size_t len = tidecast__v1__envelope__get_packed_size(&env);
-    if (len > sizeof(buf))
-        return -1;
-    tidecast__v1__envelope__pack(&env, buf);
-    size_t h = 0;
-    for (size_t v = len; ; v >>= 7) { /* base-128 varint length prefix */
-        hdr[h++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-        if (v < 0x80)
-            break;
-    }
-    if (fwrite(hdr, 1, h, out) != h || fwrite(buf, 1, len, out) != len)
-        return -1;
-    return 0;
+    tc_event_t ev;
+    uint8_t buf[8192];
+    size_t len;
+    to_event(r, site, &ev);
+    int rc = proto ? tc_encode_envelope(&ev, buf, sizeof(buf), &len)
+                   : tc_encode_json(&ev, (char *)buf, sizeof(buf) - 1, &len);
+    if (rc)
+        return rc;
+    if (!proto)
+        buf[len++] = '\n';
+    return fwrite(buf, 1, len, out) == len ? 0 : TC_EIO;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -386,7 +350,7 @@ int cmd_convert(int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < rows.n; i++)
-        if ((proto ? write_proto : write_json)(out, &rows.v[i], site)) {
+        if (write_event(out, &rows.v[i], site, proto)) {
             fprintf(stderr, "tidecast convert: %s: write failed\n", outp);
             goto out;
         }
