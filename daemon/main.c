@@ -161,7 +161,8 @@ static void shutdown_daemon(daemon_t *d, const char *why)
     if (d->stopping)
         return;
     d->stopping = true;
-    tc_log_info("stopping", "reason=%s", why);
+    char q[64];
+    tc_log_info("stopping", "reason=%s", tc_log_quote(q, sizeof(q), why));
     if (d->source_started)
         tc_source_stop(&d->source);
     tc_pipeline_flush(d->pipe);

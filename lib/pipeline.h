@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "accuracy.h"
+#include "autoscale.h"
 #include "decode.h"
 #include "event.h"
 #include "serieskey.h"
@@ -55,16 +57,6 @@
 typedef struct tc_forecast_step {
     double mean, lo80, hi80, lo95, hi95;
 } tc_forecast_step_t;
-
-/* Running one-step-ahead accuracy of one model on one series and metric. */
-typedef struct tc_accuracy {
-    uint64_t n;          /* forecasts scored */
-    double mae, rmse;    /* series units */
-    double mase;         /* MAE / in-sample seasonal-naive MAE (0 until known) */
-    double smape;        /* percent */
-    double r2;           /* 1 - SSE / SST over the scored actuals */
-    double coverage80;   /* share of actuals inside the 80% interval */
-} tc_accuracy_t;
 
 /* A closed bucket of one series, as delivered to sinks. */
 typedef struct tc_pipeline_bucket {
@@ -87,7 +79,8 @@ typedef struct tc_pipeline_forecast {
     double actual;          /* value of the bucket that closed */
     size_t horizon;         /* number of steps */
     const tc_forecast_step_t *steps; /* steps[h-1] for h = 1..horizon */
-    tc_accuracy_t accuracy; /* of this model on this series and metric so far */
+    tc_accuracy_report_t accuracy; /* one-step accuracy of this model on this series
+                                      and metric so far (n = 0: none scored yet) */
 } tc_pipeline_forecast_t;
 
 /* An autoscaling recommendation (see autoscale.h for the rule). */
@@ -133,14 +126,12 @@ typedef struct tc_pipeline_sink {
     int (*churn_alert)(void *ctx, const tc_pipeline_churn_alert_t *a);
 } tc_pipeline_sink_t;
 
-/* Per-series autoscaling settings (applied to every series for now). */
+/* Autoscaling settings, applied to every series (see autoscale.h for the rule). */
 typedef struct tc_pipeline_autoscale {
-    bool enabled;
-    tc_metric_t metric;            /* what capacity is measured in, per bucket */
-    double capacity_per_replica;   /* > 0 when enabled */
-    unsigned min_replicas, max_replicas;
-    double headroom_down;          /* scale down only below (1 - this) of the lower count's capacity */
-    unsigned cooldown_buckets;     /* buckets between two changes */
+    bool enabled;                  /* needs forecasting on (horizon > 0) */
+    tc_metric_t metric;            /* capacity is in this metric per bucket; must be forecast */
+    bool use_80;                   /* drive by the 80% upper bound instead of the 95% one */
+    tc_autoscale_config_t rule;
 } tc_pipeline_autoscale_t;
 
 typedef struct tc_pipeline_config {
@@ -149,8 +140,10 @@ typedef struct tc_pipeline_config {
     tc_window_config_t window;     /* window.max_series is the registry cap too */
     /*
      * Forecasting: horizon 0 disables it. forecast_metrics is a bit set of
-     * (1u << tc_metric_t); season is the seasonal period in buckets used by
-     * the seasonal-naive forecaster (1 = naive).
+     * (1u << tc_metric_t); season is the seasonal period in buckets (1 = no
+     * seasonality). Models: the seasonal naive always runs (it is also the
+     * MASE yardstick); the forecast published for autoscaling is the best
+     * model available.
      */
     unsigned horizon;
     unsigned forecast_metrics;
