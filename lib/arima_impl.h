@@ -51,5 +51,9 @@ int tc__arima_alloc(const tc_arima_spec_t *spec, const tc_arima_opts_t *opts,
                     tc_arima_t **out);
 int tc__arima_set_params(tc_arima_t *m, const tc_arima_params_t *par);
 void tc__arima_history_push(tc_arima_t *m, double y, const double *x);
+/* Stationary covariance of the ARMA block (r x r into P0, r <= rows it can
+ * hold: caller sizes it from the orders), by autocovariances or doubling. */
+int tc__arima_p0(const tc_arima_spec_t *spec, const tc_arima_params_t *par, double *P0, int *r,
+                 bool doubling);
 
 #endif
