@@ -1093,6 +1093,7 @@ typedef struct fitctx {
     double *P0, *lwork, *xwork;
     double *ubuf;      /* npar */
     bool css;
+    size_t cond; /* CSS: first residual counted (at least nd + p') */
     tc_arima_params_t par;
     double ssq, sumlog;
     size_t nobs;
@@ -1196,6 +1197,8 @@ static double fit_eval(fitctx_t *c, const double *u)
     if (c->css) {
         int r = k->r;
         size_t start = (size_t)c->nd + (size_t)c->pprime;
+        if (c->cond > start)
+            start = c->cond;
         for (size_t t = 0; t < n && t < start; t++)
             c->e[t] = 0.0;
         for (size_t t = start; t < n; t++) {
@@ -1524,7 +1527,7 @@ static int model_restart(tc_arima_t *m, const double *y, const double *x, size_t
 }
 
 /* Fit with a given spec; t0 is the absolute index of y[0]. */
-static int fit_spec(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
+int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
                     int64_t t0, const tc_arima_opts_t *opts, const double *ustart,
                     tc_arima_t **out)
 {
@@ -1588,7 +1591,7 @@ int tc_arima_fit(const tc_arima_spec_t *spec, const double *y, const double *x, 
 {
     if (!spec || !out)
         return TC_EINVAL;
-    return fit_spec(spec, y, x, n, 0, opts, NULL, out);
+    return tc__arima_fit_spec(spec, y, x, n, 0, opts, NULL, out);
 }
 
 int tc_arima_loglik(const tc_arima_spec_t *spec, const tc_arima_params_t *params,
@@ -1623,6 +1626,35 @@ int tc_arima_loglik(const tc_arima_spec_t *spec, const tc_arima_params_t *params
     if (sigma2)
         *sigma2 = s2;
 done:
+    fit_deinit(&c);
+    return rc;
+}
+
+int tc__arima_css_score(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
+                        size_t cond, int max_iter, double *aicc, double *u)
+{
+    int rc = spec_check(spec);
+    if (rc)
+        return rc;
+    fitctx_t c;
+    rc = fit_init(&c, spec, y, x, n, 0);
+    if (!rc && n < (size_t)(c.nd + c.pprime + c.npar + 3))
+        rc = TC_ETOOFEW;
+    if (!rc)
+        rc = fit_ols(&c);
+    if (!rc) {
+        bool conv;
+        c.css = true;
+        c.cond = cond;
+        memset(u, 0, sizeof(double) * (size_t)c.npar);
+        rc = fit_minimise(&c, u, max_iter, &conv);
+    }
+    if (!rc) {
+        double nob = (double)c.nobs;
+        int k = c.npar + 1;
+        double ll = -0.5 * nob * (log(2.0 * M_PI * c.ssq / nob) + 1.0);
+        *aicc = nob - k - 1 > 0 ? -2.0 * ll + 2.0 * k + 2.0 * k * (k + 1) / (nob - k - 1) : INFINITY;
+    }
     fit_deinit(&c);
     return rc;
 }
