@@ -42,7 +42,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "arima_impl.h"
 #include "error.h"
@@ -1292,7 +1291,6 @@ static int fit_minimise(fitctx_t *c, double *u, int max_iter, bool *converged)
     int ret = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         ret = lbfgs(c->npar, xv, &fx, lb_eval, NULL, c, &p);
-        if (getenv("TC_ARIMA_DEBUG")) fprintf(stderr, "lbfgs css=%d ret=%d f=%.10g\n", c->css, ret, fx);
         if (ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
             ret == LBFGSERR_MAXIMUMITERATION)
             break;
@@ -1355,7 +1353,11 @@ static int fit_ols(fitctx_t *c)
         if (!isnan(c->ys[i])) {
             lo = fmin(lo, c->ys[i]);
             hi = fmax(hi, c->ys[i]);
+            cnt++;
         }
+    if (cnt < (size_t)c->npar + 3)
+        return TC_ETOOFEW;
+    cnt = 0;
     if (!(hi > lo))
         return TC_EDEGENERATE;
     for (int j = 0; j < k; j++) {
@@ -1391,6 +1393,8 @@ static int fit_ols(fitctx_t *c)
     }
     if (cnt < (size_t)c->npar + 3)
         return TC_ETOOFEW;
+    if (!isfinite(wss))
+        return TC_ERANGE; /* squares overflow: no finite likelihood */
     double rss = wss;
     if (k > 0) {
         memcpy(Ai, A, sizeof(double) * (size_t)k * k);
@@ -1566,6 +1570,10 @@ int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const doubl
     rc = fit_minimise(&c, u, o.max_iter, &conv);
     if (rc)
         goto done;
+    if (!conv && o.require_convergence) {
+        rc = TC_ENOCONVERGE;
+        goto done;
+    }
     tc_arima_params_t par = c.par;
     par.sigma2 = c.ssq / (double)c.nobs;
     rc = tc__arima_alloc(&c.spec, &o, &m);
@@ -1657,4 +1665,104 @@ int tc__arima_css_score(const tc_arima_spec_t *spec, const double *y, const doub
     }
     fit_deinit(&c);
     return rc;
+}
+
+/* ---------- background refit ---------- */
+
+struct tc_arima_refit {
+    tc_arima_spec_t spec;
+    tc_arima_opts_t opt;
+    bool auto_orders;
+    double *y, *x;
+    size_t n;
+    int64_t t_end; /* m->t when the job was made */
+    tc_arima_t *result;
+    int rc;
+    bool ran;
+};
+
+int tc_arima_refit_new(const tc_arima_t *m, bool auto_orders, tc_arima_refit_t **out)
+{
+    if (!m || !out)
+        return TC_EINVAL;
+    tc_arima_refit_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return TC_ENOMEM;
+    int ne = m->spec.n_exog;
+    j->spec = m->spec;
+    j->opt = m->opt;
+    j->auto_orders = auto_orders;
+    j->n = m->hlen;
+    j->t_end = m->t;
+    j->y = malloc(sizeof(double) * (j->n + 1));
+    j->x = ne ? malloc(sizeof(double) * (j->n * (size_t)ne + 1)) : NULL;
+    if (!j->y || (ne && !j->x)) {
+        tc_arima_refit_free(j);
+        return TC_ENOMEM;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        j->y[i] = m->hy[slot];
+        if (ne)
+            memcpy(j->x + i * (size_t)ne, m->hx + slot * (size_t)ne, sizeof(double) * (size_t)ne);
+    }
+    j->rc = TC_EAGAIN;
+    *out = j;
+    return 0;
+}
+
+int tc_arima_refit_run(tc_arima_refit_t *j)
+{
+    if (!j)
+        return TC_EINVAL;
+    int64_t t0 = j->t_end - (int64_t)j->n;
+    tc_arima_free(j->result);
+    j->result = NULL;
+    if (j->auto_orders && !j->spec.drift) {
+        j->rc = tc_arima_auto(j->y, j->x, j->n, j->spec.n_exog, j->spec.s, j->spec.lambda,
+                              &j->opt, &j->result);
+        /* automatic orders fit from time 0 of the copy: align the clock */
+        if (!j->rc)
+            j->result->t = j->t_end;
+    } else {
+        j->rc = tc__arima_fit_spec(&j->spec, j->y, j->x, j->n, t0, &j->opt, NULL, &j->result);
+    }
+    j->ran = true;
+    return j->rc;
+}
+
+int tc_arima_refit_apply(tc_arima_t *m, tc_arima_refit_t *j)
+{
+    if (!m || !j || !j->ran)
+        return TC_EINVAL;
+    if (j->rc)
+        return j->rc;
+    tc_arima_t *r = j->result;
+    int ne = m->spec.n_exog;
+    if (m->t < j->t_end || r->spec.n_exog != ne)
+        return TC_EINVAL;
+    size_t extra = (size_t)(m->t - j->t_end);
+    if (extra > m->hlen)
+        return TC_ERANGE;
+    for (size_t i = m->hlen - extra; i < m->hlen; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        int rc = tc_arima_update(r, m->hy[slot], ne ? m->hx + slot * (size_t)ne : NULL);
+        if (rc && rc != TC_ERANGE)
+            return rc;
+    }
+    /* swap the contents so that m's address stays valid; the job frees the old */
+    tc_arima_t tmp = *m;
+    *m = *r;
+    *r = tmp;
+    return 0;
+}
+
+void tc_arima_refit_free(tc_arima_refit_t *j)
+{
+    if (!j)
+        return;
+    tc_arima_free(j->result);
+    free(j->y);
+    free(j->x);
+    free(j);
 }
