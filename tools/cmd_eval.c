@@ -36,6 +36,8 @@ static const eval_model_ops_t *const models[] = {
     &eval_model_snaive,
     &eval_model_sarima,
     &eval_model_autoarima,
+    &eval_model_lstm,
+    &eval_model_ensemble,
     NULL,
 };
 

@@ -34,5 +34,7 @@ typedef struct eval_model_ops {
 extern const eval_model_ops_t eval_model_snaive;
 extern const eval_model_ops_t eval_model_sarima;
 extern const eval_model_ops_t eval_model_autoarima;
+extern const eval_model_ops_t eval_model_lstm;
+extern const eval_model_ops_t eval_model_ensemble;
 
 #endif
