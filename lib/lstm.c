@@ -132,6 +132,10 @@ struct tc_lstm {
  * them only when compares are taken as non-trapping, which nothing here
  * relies on. Applied to the gate functions and the loops that inline them. */
 #define GATE_FN __attribute__((optimize("no-trapping-math")))
+#define GATE_LOOP GATE_FN __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Adam's square roots vectorise only without errno (inputs are >= 0 anyway). */
+#define ADAM_LOOP __attribute__((optimize("no-trapping-math", "no-math-errno"))) \
+    __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* e^x for x in about [-87, 88]; callers clamp. 2^k 2^f with k = round(x log2 e). */
 GATE_FN static inline float fast_exp(float x)
@@ -155,7 +159,7 @@ GATE_FN static inline float fast_tanh(float x) { return 2.0f / (1.0f + fast_exp(
 /* Activates one row of gate pre-activations a (4H) in place after adding the
  * bias: sigma on the i, f, o blocks, tanh = 2 sigma(2x) - 1 on the g block
  * (sc holds the factor 1 or 2 per column). n is a multiple of 8. */
-GATE_FN static void gates_act(float *restrict a, const float *restrict sc, const float *restrict bias, int n, int H)
+GATE_LOOP static void gates_act(float *restrict a, const float *restrict sc, const float *restrict bias, int n, int H)
 {
     for (int q = 0; q < n; q += 8)
         for (int u = 0; u < 8; u++) a[q + u] = fast_sigmoid(sc[q + u] * (a[q + u] + bias[q + u]));
@@ -165,7 +169,7 @@ GATE_FN static void gates_act(float *restrict a, const float *restrict sc, const
 }
 
 /* c = f c_prev + i g, h = o tanh(c) for one row (activated gates a). */
-GATE_FN static void cell(const float *restrict a, const float *restrict cp, float *restrict c, float *restrict h, int H)
+GATE_LOOP static void cell(const float *restrict a, const float *restrict cp, float *restrict c, float *restrict h, int H)
 {
     const float *ig = a, *fg = a + H, *gg = a + 2 * H, *og = a + 3 * H;
     for (int q = 0; q < H; q += 8)
@@ -178,7 +182,7 @@ GATE_FN static void cell(const float *restrict a, const float *restrict cp, floa
 
 /* Gate pre-activation gradients da (4H) of one row from dh and dc (in: from
  * the step after; out: dc becomes dc_{t-1}). */
-GATE_FN static void cell_grad(const float *restrict a, const float *restrict c, const float *restrict cp,
+GATE_LOOP static void cell_grad(const float *restrict a, const float *restrict c, const float *restrict cp,
                               const float *restrict dh, float *restrict dc, float *restrict da, int H)
 {
     const float *ig = a, *fg = a + H, *gg = a + 2 * H, *og = a + 3 * H;
@@ -554,6 +558,19 @@ static double loss_grad(tc_lstm_t *m, size_t B, double inv_n)
     return loss * inv_n;
 }
 
+/* One Adam step on n parameters with gradient scale sc. */
+ADAM_LOOP static void adam_loop(float *restrict p, const float *restrict g, float *restrict am,
+                                float *restrict av, size_t n, float sc, float b1, float b2, float step,
+                                float eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * sc;
+        am[i] = b1 * am[i] + (1.0f - b1) * gi;
+        av[i] = b2 * av[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * am[i] / (sqrtf(av[i]) + eps);
+    }
+}
+
 /* Clips the gradient's global norm and takes one Adam step. */
 static void adam_update(tc_lstm_t *m)
 {
@@ -567,12 +584,7 @@ static void adam_update(tc_lstm_t *m)
     double bc1 = 1.0 - pow(c->beta1, (double)m->adam_t), bc2 = 1.0 - pow(c->beta2, (double)m->adam_t);
     float step = (float)(c->lr * sqrt(bc2) / bc1);
     float b1 = c->beta1, b2 = c->beta2, eps = c->adam_eps * (float)sqrt(bc2);
-    for (size_t i = 0; i < m->np; i++) {
-        float gi = m->g[i] * sc;
-        m->am[i] = b1 * m->am[i] + (1.0f - b1) * gi;
-        m->av[i] = b2 * m->av[i] + (1.0f - b2) * gi * gi;
-        m->p[i] -= step * m->am[i] / (sqrtf(m->av[i]) + eps);
-    }
+    adam_loop(m->p, m->g, m->am, m->av, m->np, sc, b1, b2, step, eps);
 }
 
 int tc_lstm_window_grad(tc_lstm_t *m, size_t n, int k, const float *x, const float *state0,
