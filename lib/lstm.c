@@ -51,6 +51,13 @@
  * head stays 2 x H whatever horizon is asked. The cost is H batched forward
  * steps per forecast and intervals that are conditional on the fed-back path.
  *
+ * Intervals: the head's variance is learnt in-sample and, after many passes
+ * or on a changing series, is too confident; each series therefore keeps a
+ * running mean c of its squared standardised one-step errors
+ * ((z - mu)^2 exp(-s), measured before the model trains on the value) and
+ * reports the deviation s_scale * sqrt(c) * exp(s/2): a per-series variance
+ * recalibration that is 1 for a calibrated head.
+ *
  * Gates use sigma(x) = 1 / (1 + e^-x) and tanh(x) = 2 sigma(2x) - 1 with
  * a branch-free e^x (range reduction to 2^k 2^f, degree-6 polynomial for 2^f,
  * relative error about 2e-7), written so that gcc vectorises the loops:
@@ -68,6 +75,8 @@
 
 #define SNAPSHOT_VERSION 1u
 #define ZCLAMP 10.0f
+/* Weight, in observations, of the initial calibration factor 1. */
+#define CAL_PRIOR 10
 
 /* Per-series bookkeeping; the float state lives in the model's pool at
  * pool + slot * S, laid out as
@@ -81,6 +90,8 @@ typedef struct series {
     uint64_t count;    /* finite values seen */
     float pred_mu;     /* newest forecast, scaled units */
     float pred_ls;     /* its log-variance */
+    double cal;        /* running mean of squared standardised one-step errors */
+    uint64_t n_cal;    /* errors in it */
     uint32_t n_in;     /* inputs in the window, <= bptt */
     uint32_t head;     /* ring index of the oldest input */
     uint32_t n_lag;    /* values in the lag ring, <= season */
@@ -762,6 +773,7 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
         if (!s->active) {
             series_clear(m, slot);
             s->active = 1;
+            s->cal = 1.0;
         }
         double v = y[i];
         bool finite = isfinite(v);
@@ -769,6 +781,14 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
             if (!s->has_pred) continue; /* nothing to go on yet */
             v = s->mean + scaler_sd(s) * s->pred_mu;
         } else {
+            if (s->has_pred) { /* out-of-sample error of the forecast just made */
+                double zr = clampz((v - s->mean) / scaler_sd(s)) - s->pred_mu;
+                double r2 = zr * zr * exp(-(double)s->pred_ls);
+                s->n_cal++;
+                double a = 1.0 / (double)(s->n_cal + CAL_PRIOR);
+                if (a < m->cfg.scale_alpha) a = m->cfg.scale_alpha;
+                s->cal += a * ((r2 < 100.0 ? r2 : 100.0) - s->cal);
+            }
             s->count++;
             double a = 1.0 / (double)s->count;
             if (a < m->cfg.scale_alpha) a = m->cfg.scale_alpha;
@@ -847,7 +867,7 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
         s->has_pred = 1;
         double ssd = scaler_sd(s);
         if (mean) mean[i] = (float)(s->mean + ssd * mu);
-        if (sd) sd[i] = (float)(ssd * exp(0.5 * ls));
+        if (sd) sd[i] = (float)(ssd * sqrt(s->cal) * exp(0.5 * ls));
     }
     return 0;
 }
@@ -870,7 +890,7 @@ int tc_lstm_forecast(tc_lstm_t *m, size_t n, const int32_t *slots, int horizon,
         if (!s->active || !s->has_pred) continue;
         double ssd = scaler_sd(s);
         mean[i * horizon] = (float)(s->mean + ssd * s->pred_mu);
-        sd[i * horizon] = (float)(ssd * exp(0.5 * s->pred_ls));
+        sd[i * horizon] = (float)(ssd * sqrt(s->cal) * exp(0.5 * s->pred_ls));
         m->path[B * horizon] = mean[i * horizon];
         state_to_row(m, B, series_f(m, slots[i]) + 2 * LH);
         m->idx[B] = (int32_t)i;
@@ -902,7 +922,7 @@ int tc_lstm_forecast(tc_lstm_t *m, size_t n, const int32_t *slots, int horizon,
             ls = ls < -20.0f ? -20.0f : (ls > 20.0f ? 20.0f : ls);
             m->out[2 * r] = mu;
             mean[i * horizon + h - 1] = (float)(s->mean + ssd * mu);
-            sd[i * horizon + h - 1] = (float)(ssd * exp(0.5 * ls));
+            sd[i * horizon + h - 1] = (float)(ssd * sqrt(s->cal) * exp(0.5 * ls));
             m->path[r * horizon + h - 1] = mean[i * horizon + h - 1];
             for (int l = 0; l < L; l++) {
                 memcpy(m->h0w + r * LH + (size_t)l * H, m->hs[l] + r * H, H * sizeof(float));
@@ -965,6 +985,8 @@ int tc_lstm_save(const tc_lstm_t *m, uint8_t **buf, size_t *len)
         e->has_pred = s->has_pred;
         e->pred_mu = s->pred_mu;
         e->pred_ls = s->pred_ls;
+        e->calib = s->cal;
+        e->n_calib = s->n_cal;
         e->n_in = s->n_in;
         e->head = s->head;
         e->n_lag = s->n_lag;
@@ -1040,6 +1062,8 @@ int tc_lstm_load(const uint8_t *buf, size_t len, tc_lstm_t **out)
         s->has_pred = e->has_pred ? 1 : 0;
         s->pred_mu = e->pred_mu;
         s->pred_ls = e->pred_ls;
+        s->cal = e->calib > 0 && isfinite(e->calib) ? e->calib : 1.0;
+        s->n_cal = e->n_calib;
         s->n_in = e->n_in;
         s->head = e->head;
         s->n_lag = e->n_lag;
