@@ -783,13 +783,8 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     ps.forecast_metrics = p->cfg.forecast_metrics;
 
     size_t n_all = p->cap_series * p->n_metrics;
-    for (size_t i = 0; i < n_all; i++) {
-        if (p->tracks[i].arima) {
-            rc = TC_EUNSUPPORTED; /* SARIMA state cannot be checkpointed yet */
-            goto out;
-        }
+    for (size_t i = 0; i < n_all; i++)
         n_tracks += p->tracks[i].hist != NULL;
-    }
     ProtobufCBinaryData lstm_bufs[TC_METRIC_COUNT];
     memset(lstm_bufs, 0, sizeof(lstm_bufs));
     size_t n_lstm = 0;
@@ -849,6 +844,10 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
         ts->ens_wsum = (double *)t->ens.wsum;
         ts->ens_n = (uint64_t *)t->ens.n;
         ts->arima_tried_n = t->arima_tried_n;
+        if (t->arima) {
+            if (tc_arima_save(t->arima, &ts->arima.data, &ts->arima.len))
+                goto out_lstm;
+        }
         trackp[k++] = ts;
     }
     ps.n_tracks = n_tracks;
@@ -866,6 +865,8 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
 out_lstm:
     for (unsigned i = 0; i < TC_METRIC_COUNT; i++)
         free(lstm_bufs[i].data);
+    for (size_t k = 0; k < n_tracks && tracks; k++)
+        free(tracks[k].arima.data);
 out:
     free(win);
     free(offs);
@@ -963,6 +964,14 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
         memcpy(t->ens.wsum, ts->ens_wsum, sizeof(t->ens.wsum));
         memcpy(t->ens.n, ts->ens_n, sizeof(t->ens.n));
         t->arima_tried_n = ts->arima_tried_n;
+        if (ts->arima.len) {
+            tc_arima_t *m;
+            rc = tc_arima_load(ts->arima.data, ts->arima.len, &m);
+            if (rc)
+                goto out;
+            tc_arima_free(t->arima);
+            t->arima = m;
+        }
     }
     for (unsigned i = 0, k = 0; i < p->n_metrics; i++) {
         if (!p->lstm[i])

@@ -266,9 +266,8 @@ const char *tc_pipeline_series_key(const tc_pipeline_t *p, uint32_t series, size
  * Serialises the whole processing state (window, registry keys, model
  * states, counters) as a tidecast.v1.Snapshot (state.proto) with the given
  * group, partition and offsets; *buf is malloc'd, the caller frees it.
- * taken_at_ms is recorded as given (the caller's clock). Returns 0,
- * TC_ENOMEM, or TC_EUNSUPPORTED while SARIMA models exist (arima.h's
- * checkpoint functions are not available yet).
+ * taken_at_ms is recorded as given (the caller's clock). Returns 0 or
+ * TC_ENOMEM.
  */
 typedef struct tc_pipeline_offset {
     const char *topic;
