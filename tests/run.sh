@@ -66,6 +66,8 @@ if compgen -G "tests/integration/*.sh" >/dev/null; then
   echo "== integration (real Redis, real Kafka)"
   if bash tests/servers.sh up; then
     trap 'bash tests/servers.sh down' EXIT
+    # TC_KAFKA_BROKERS, TC_REDIS_HOST, TC_REDIS_PORT for the scripts.
+    eval "$(bash tests/servers.sh env)"
     for s in tests/integration/*.sh; do
       n=$(basename "$s" .sh); [[ -z $filter || $n == *"$filter"* ]] || continue
       run_script "$n" build "$s"
