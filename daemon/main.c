@@ -1,15 +1,376 @@
-/* main.c - tidecastd entry point (the loop, config and sources follow). */
+/*
+ * main.c - tidecastd: configuration, the libuv loop, the file/stdin source,
+ * the pipeline and its stdout sink, signals.
+ *
+ * Flow: the source cuts the input into frames (NDJSON lines or protobuf
+ * Envelopes) and calls on_frame on the loop thread; each frame is fed to
+ * the pipeline, whose closed buckets come back through the sink and are
+ * written as NDJSON. Malformed input is counted, logged and dead-lettered;
+ * it never stops the daemon. At end of input, or on SIGINT/SIGTERM, open
+ * buckets are flushed and the daemon exits 0. Outputs are flushed once per
+ * loop iteration (a uv_check handle), not per line.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/output.h"
+#include "daemon/source.h"
+#include "error.h"
+#include "pipeline.h"
 #include "version.h"
+
+/* Malformed events logged one by one before the log switches to debug level. */
+#define MALFORMED_LOG_LIMIT 100
+
+typedef struct daemon {
+    tc_config_t cfg;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    uv_check_t flusher;
+    tc_source_t source;
+    bool source_started;
+    tc_pipeline_t *pipe;
+    FILE *buckets;      /* NULL when output.buckets is empty */
+    FILE *dead_letter;  /* NULL when output.dead_letter is empty */
+    uint64_t dead_letters, framing_errors, write_errors;
+    int exit_code;
+    bool stopping;
+} daemon_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tidecastd [--config FILE] [--set SECTION.KEY=VALUE]... [--check-config]\n"
+            "       tidecastd --help | --version | --config-reference\n"
+            "\n"
+            "Reads events (input.source, default stdin), keeps event-time windows per\n"
+            "series and writes closed buckets as NDJSON (output.buckets, default stdout).\n"
+            "\n"
+            "  -c, --config FILE     read the INI configuration FILE (see conf/tidecast.conf)\n"
+            "  -s, --set K=V         override one key after the file, e.g. window.bucket=5m\n"
+            "      --check-config    validate the configuration, print the error if any,\n"
+            "                        exit 0 (valid) or 1 (invalid)\n"
+            "      --config-reference print the table of configuration keys (markdown)\n"
+            "  -h, --help            this text\n"
+            "  -V, --version         print the version\n"
+            "\n"
+            "SIGINT or SIGTERM flushes open buckets and exits 0.\n");
+}
+
+/* ---- pipeline sink: closed buckets to the output file ---- */
+
+static int sink_bucket(void *ctx, const tc_pipeline_bucket_t *b)
+{
+    daemon_t *d = ctx;
+    if (!d->buckets)
+        return 0;
+    int rc = tc_output_bucket(d->buckets, b, d->cfg.window.metrics);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write buckets", "path=%s error=%s", d->cfg.output.buckets,
+                     tc_errname(rc));
+    return rc;
+}
+
+/* ---- input ---- */
+
+static void dead_letter(daemon_t *d, uint64_t index, int code, const char *reason,
+                        const uint8_t *data, size_t len)
+{
+    bool binary = d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF;
+    char q[512];
+    uint64_t n = d->dead_letters++;
+    enum tc_log_level lv = n < MALFORMED_LOG_LIMIT ? TC_LOG_WARN : TC_LOG_DEBUG;
+    tc_log(lv, "malformed event", "source=%s %s=%llu error=%s reason=%s", d->source.path,
+           binary ? "frame" : "line", (unsigned long long)index, tc_errname(code),
+           tc_log_quote(q, sizeof(q), reason));
+    if (n + 1 == MALFORMED_LOG_LIMIT)
+        tc_log_warn("further malformed events are logged at debug level only", "limit=%d",
+                    MALFORMED_LOG_LIMIT);
+    if (d->dead_letter) {
+        int rc = tc_output_dead_letter(d->dead_letter, d->source.path, index, binary, code,
+                                       reason, data, len);
+        if (rc && d->write_errors++ == 0)
+            tc_log_error("cannot write dead letters", "path=%s", d->cfg.output.dead_letter);
+    }
+}
+
+static int on_frame(void *ctx, const uint8_t *data, size_t len, uint64_t index, int status)
+{
+    daemon_t *d = ctx;
+    if (status) {
+        d->framing_errors++;
+        const char *why = status == TC_EOVERSIZED ? "event longer than limits.max_message"
+                          : status == TC_ECORRUPT ? "bad length prefix: input cannot be framed"
+                                                  : "truncated event at end of input";
+        dead_letter(d, index, status, why, data, len);
+        return 0;
+    }
+    int rc = d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF
+                 ? tc_pipeline_feed_envelope(d->pipe, data, len)
+                 : tc_pipeline_feed_json(d->pipe, TC_EVENT_NONE, (const char *)data, len);
+    switch (rc) {
+    case 0:
+    case TC_ELATE:   /* counted by the pipeline */
+    case TC_EFULL:   /* counted by the pipeline */
+        return 0;
+    case TC_ENOMEM:
+        tc_log_error("out of memory processing an event", "index=%llu",
+                     (unsigned long long)index);
+        return 0;
+    default:
+        dead_letter(d, index, rc, tc_pipeline_last_error(d->pipe), data, len);
+        return 0;
+    }
+}
+
+static void flush_outputs(daemon_t *d)
+{
+    if (d->buckets && fflush(d->buckets) && d->write_errors++ == 0)
+        tc_log_error("cannot write buckets", "error=%s", strerror(errno));
+    if (d->dead_letter)
+        fflush(d->dead_letter);
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush_outputs(h->data);
+}
+
+static void log_summary(daemon_t *d)
+{
+    tc_pipeline_stats_t st;
+    tc_pipeline_stats(d->pipe, &st);
+    tc_log_info("input done",
+                "events=%llu malformed=%llu framing_errors=%llu late=%llu refused=%llu "
+                "series=%zu buckets=%llu dead_letters=%llu",
+                (unsigned long long)st.events, (unsigned long long)st.malformed,
+                (unsigned long long)d->framing_errors, (unsigned long long)st.late,
+                (unsigned long long)st.refused, st.series, (unsigned long long)st.buckets,
+                (unsigned long long)d->dead_letters);
+}
+
+/* Flushes windows and outputs and lets the loop end: handles are closed. */
+static void shutdown_daemon(daemon_t *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    char q[64];
+    tc_log_info("stopping", "reason=%s", tc_log_quote(q, sizeof(q), why));
+    if (d->source_started)
+        tc_source_stop(&d->source);
+    tc_pipeline_flush(d->pipe);
+    log_summary(d);
+    flush_outputs(d);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->flusher, NULL);
+}
+
+static void on_end(void *ctx, int status)
+{
+    daemon_t *d = ctx;
+    if (status == TC_ECORRUPT)
+        tc_log_error("input cannot be framed any further; stopping at this point",
+                     "source=%s", d->source.path);
+    else if (status)
+        tc_log_error("input read failed", "source=%s error=%s", d->source.path,
+                     tc_errname(status));
+    if (status == TC_EIO)
+        d->exit_code = 1;
+    shutdown_daemon(d, status ? "input error" : "end of input");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+    shutdown_daemon(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- configuration to pipeline ---- */
+
+static void pipeline_config(const tc_config_t *c, tc_pipeline_config_t *pc)
+{
+    tc_pipeline_config_default(pc);
+    pc->decode.max_message_bytes = (size_t)c->limits.max_message;
+    pc->decode.max_string_bytes = c->limits.max_field;
+    /* Replayed files hold old events: only the lower bound of time applies. */
+    pc->decode.max_future_ms = -1;
+    pc->keying.mode = c->keying.mode == TC_CONFIG_KEYING_SITE_PATH ? TC_SERIESKEY_SITE_PATH
+                                                                    : TC_SERIESKEY_SITE;
+    pc->keying.path_depth = c->keying.path_depth;
+    pc->window.bucket_ms = c->window.bucket_ms;
+    pc->window.lateness_ms = c->window.lateness_ms;
+    pc->window.ring = c->window.ring;
+    pc->window.max_series = c->limits.max_series;
+}
+
+static FILE *open_output(const char *path, const char *what)
+{
+    if (!path || !*path)
+        return NULL;
+    if (!strcmp(path, "-"))
+        return stdout;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        tc_log_error("cannot open output", "what=%s path=%s error=\"%s\"", what, path,
+                     strerror(errno));
+    return f;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--version")) {
-        printf("tidecastd %s\n", TC_VERSION);
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"config-reference", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    char **sets = calloc((size_t)argc, sizeof(*sets));
+    int nsets = 0, check_only = 0, opt;
+    if (!sets)
+        return 1;
+    while ((opt = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'k':
+            check_only = 1;
+            break;
+        case 'r':
+            tc_config_write_reference(stdout);
+            free(sets);
+            return 0;
+        case 'h':
+            usage(stdout);
+            free(sets);
+            return 0;
+        case 'V':
+            printf("tidecastd %s\n", TC_VERSION);
+            free(sets);
+            return 0;
+        default:
+            usage(stderr);
+            free(sets);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tidecastd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        free(sets);
+        return 2;
+    }
+
+    static daemon_t dd;
+    daemon_t *d = &dd;
+    char err[1024];
+    int rc = tc_config_init(&d->cfg);
+    if (!rc && config_path)
+        rc = tc_config_load(&d->cfg, config_path, err, sizeof(err));
+    for (int i = 0; !rc && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) {
+            snprintf(err, sizeof(err), "--set %s: expected SECTION.KEY=VALUE", sets[i]);
+            rc = TC_ECONFIG;
+            break;
+        }
+        *eq = '\0';
+        rc = tc_config_set(&d->cfg, sets[i], eq + 1, "--set", err, sizeof(err));
+    }
+    free(sets);
+    tc_pipeline_config_t pc;
+    if (!rc) {
+        pipeline_config(&d->cfg, &pc);
+        tc_pipeline_t *probe;
+        rc = tc_pipeline_new(&pc, NULL, &probe);
+        if (rc)
+            snprintf(err, sizeof(err), "%s: the settings do not form a valid pipeline: %s",
+                     config_path ? config_path : "(defaults)", tc_strerror(rc));
+        tc_pipeline_free(probe);
+    }
+    if (rc) {
+        fprintf(stderr, "tidecastd: %s\n", err);
+        tc_config_deinit(&d->cfg);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration ok\n", config_path ? config_path : "(defaults)");
+        tc_config_deinit(&d->cfg);
         return 0;
     }
-    fprintf(stderr, "usage: tidecastd --version\n");
-    return 2;
+    tc_log_set_level((enum tc_log_level)d->cfg.log.level);
+
+    tc_pipeline_sink_t sink = {.ctx = d, .bucket = sink_bucket};
+    d->exit_code = 0;
+    if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
+        tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
+        tc_config_deinit(&d->cfg);
+        return 1;
+    }
+    d->buckets = open_output(d->cfg.output.buckets, "buckets");
+    d->dead_letter = open_output(d->cfg.output.dead_letter, "dead_letter");
+    if ((*d->cfg.output.buckets && !d->buckets) ||
+        (*d->cfg.output.dead_letter && !d->dead_letter)) {
+        d->exit_code = 1;
+        goto out;
+    }
+
+    uv_loop_init(&d->loop);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_check_init(&d->loop, &d->flusher);
+    d->sigint.data = d->sigterm.data = d->flusher.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_check_start(&d->flusher, on_check);
+    /* The check handle must not keep the loop alive on its own. */
+    uv_unref((uv_handle_t *)&d->flusher);
+
+    tc_log_info("tidecastd starting",
+                "version=%s source=%s format=%s bucket_ms=%lld lateness_ms=%lld", TC_VERSION,
+                d->cfg.input.source,
+                d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF ? "protobuf" : "ndjson",
+                (long long)d->cfg.window.bucket_ms, (long long)d->cfg.window.lateness_ms);
+    rc = tc_source_start(&d->source, &d->loop, d->cfg.input.source,
+                         d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF ? TC_FRAMING_PROTOBUF
+                                                                           : TC_FRAMING_NDJSON,
+                         (size_t)d->cfg.limits.max_message, on_frame, on_end, d, err,
+                         sizeof(err));
+    if (rc) {
+        tc_log_error("cannot open input", "error=\"%s\"", err);
+        d->exit_code = 1;
+        shutdown_daemon(d, "input error");
+    } else {
+        d->source_started = true;
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->source_started)
+        tc_source_deinit(&d->source);
+    if (uv_loop_close(&d->loop))
+        tc_log_debug("loop closed with handles still active", NULL);
+
+out:
+    flush_outputs(d);
+    if (d->buckets && d->buckets != stdout)
+        fclose(d->buckets);
+    if (d->dead_letter && d->dead_letter != stdout)
+        fclose(d->dead_letter);
+    tc_pipeline_free(d->pipe);
+    tc_config_deinit(&d->cfg);
+    return d->exit_code;
 }

@@ -1,0 +1,96 @@
+/*
+ * output.c - NDJSON lines for closed buckets and dead letters (output.h),
+ * built with jansson so that keys and payloads are always escaped properly.
+ */
+#include "daemon/output.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+
+void tc_output_iso8601(int64_t ms, char *buf, size_t n)
+{
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - sec * 1000);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (frac)
+        snprintf(buf + k, n - k, ".%03dZ", frac);
+    else
+        snprintf(buf + k, n - k, "Z");
+}
+
+static int dump_line(FILE *out, json_t *o)
+{
+    if (!o)
+        return TC_ENOMEM;
+    int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(o);
+    if (rc || fputc('\n', out) == EOF)
+        return TC_EIO;
+    return 0;
+}
+
+int tc_output_bucket(FILE *out, const tc_pipeline_bucket_t *b, unsigned metrics)
+{
+    char iso[40];
+    tc_output_iso8601(b->b->start_ms, iso, sizeof(iso));
+    json_t *o = json_object();
+    if (!o)
+        return TC_ENOMEM;
+    json_object_set_new(o, "series", json_stringn(b->key, b->key_len));
+    json_object_set_new(o, "bucket_start_ms", json_integer(b->b->start_ms));
+    json_object_set_new(o, "bucket_start", json_string(iso));
+    json_object_set_new(o, "bucket_ms", json_integer(b->bucket_ms));
+    for (int m = 0; m < TC_METRIC_COUNT; m++) {
+        if (!(metrics & (1u << m)))
+            continue;
+        double v = tc_bucket_metric(b->b, (tc_metric_t)m);
+        json_t *val = m == TC_METRIC_REVENUE ? json_real(v) : json_integer((json_int_t)llround(v));
+        json_object_set_new(o, tc_metric_name((tc_metric_t)m), val);
+    }
+    return dump_line(out, o);
+}
+
+static json_t *hex(const uint8_t *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * len + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        s[2 * i] = digits[data[i] >> 4];
+        s[2 * i + 1] = digits[data[i] & 15];
+    }
+    json_t *j = json_stringn(s, 2 * len);
+    free(s);
+    return j;
+}
+
+int tc_output_dead_letter(FILE *out, const char *source, uint64_t index, bool binary, int code,
+                          const char *reason, const uint8_t *data, size_t len)
+{
+    json_t *o = json_object();
+    if (!o)
+        return TC_ENOMEM;
+    json_object_set_new(o, "source", json_string(source));
+    json_object_set_new(o, binary ? "frame" : "line", json_integer((json_int_t)index));
+    json_object_set_new(o, "error", json_string(tc_errname(code)));
+    /* The reason may quote input bytes: if it is not valid UTF-8, say so plainly. */
+    json_t *r = json_string(reason && *reason ? reason : tc_strerror(code));
+    json_object_set_new(o, "reason", r ? r : json_string(tc_strerror(code)));
+    json_t *payload = NULL;
+    if (!binary && data)
+        payload = json_stringn((const char *)data, len); /* NULL if not UTF-8 */
+    if (payload)
+        json_object_set_new(o, "payload", payload);
+    else if (data)
+        json_object_set_new(o, "payload_hex", hex(data, len));
+    return dump_line(out, o);
+}

@@ -1,0 +1,290 @@
+/*
+ * Tests of the pipeline (lib/pipeline.c): buckets and forecasts through
+ * sinks, the seasonal-naive forecaster against a hand computation, and the
+ * snapshot round trip (a restored pipeline continues exactly like one that
+ * never stopped).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "pipeline.h"
+#include "tests/test.h"
+
+/* A sink that records every output as a line of text (doubles in %a: exact). */
+typedef struct rec {
+    char *text;
+    size_t len, cap;
+    int buckets, forecasts, scales;
+} rec_t;
+
+static void rec_printf(rec_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_printf(rec_t *r, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (r->len + (size_t)n + 1 > r->cap) {
+        r->cap = (r->len + (size_t)n + 1) * 2;
+        r->text = realloc(r->text, r->cap);
+    }
+    memcpy(r->text + r->len, line, (size_t)n + 1);
+    r->len += (size_t)n;
+}
+
+static int rec_bucket(void *ctx, const tc_pipeline_bucket_t *b)
+{
+    rec_t *r = ctx;
+    r->buckets++;
+    rec_printf(r, "B %s %lld %llu %llu %a\n", b->key, (long long)b->b->start_ms,
+               (unsigned long long)b->b->requests, (unsigned long long)b->b->bytes,
+               b->b->unique_users);
+    return 0;
+}
+
+static int rec_forecast(void *ctx, const tc_pipeline_forecast_t *f)
+{
+    rec_t *r = ctx;
+    r->forecasts++;
+    rec_printf(r, "F %s %d %lld %a n=%g mae=%a", f->key, (int)f->metric, (long long)f->origin_ms,
+               f->actual, f->accuracy.n, f->accuracy.mae);
+    for (size_t h = 0; h < f->horizon; h++)
+        rec_printf(r, " %a/%a/%a", f->steps[h].mean, f->steps[h].lo95, f->steps[h].hi95);
+    rec_printf(r, "\n");
+    return 0;
+}
+
+static int rec_scale(void *ctx, const tc_pipeline_scale_t *s)
+{
+    rec_t *r = ctx;
+    r->scales++;
+    rec_printf(r, "S %s %u->%u %s\n", s->key, s->current_replicas, s->recommended_replicas,
+               s->reason);
+    return 0;
+}
+
+static tc_event_t traffic(int64_t t_ms, const char *site, const char *user)
+{
+    tc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = TC_EVENT_TRAFFIC;
+    ev.time_ms = t_ms;
+    ev.site = tc_str_c(site);
+    ev.user_id = tc_str_c(user);
+    ev.session_id = tc_str_c(NULL);
+    ev.traffic.path = tc_str_c("/");
+    ev.traffic.method = tc_str_c("GET");
+    ev.traffic.referrer = tc_str_c(NULL);
+    ev.traffic.ua_class = tc_str_c(NULL);
+    ev.traffic.status = 200;
+    ev.traffic.bytes = 10;
+    return ev;
+}
+
+/*
+ * Season 3, horizon 5, 1-minute buckets, no lateness. Bucket counts
+ * y = 4, 1, 2, 5, 2, 3 (minutes 0..5), then the event of minute 6 closes
+ * minute 5. Hand computation at origin T = 5 (time index 5):
+ *   seasonal residuals y_t - y_{t-3}, t = 3..5: 1, 1, 1 -> sigma = 1;
+ *   h = 1..3 (k = 1): y_3, y_4, y_5 = 5, 2, 3, sd 1;
+ *   h = 4, 5 (k = 2): y_3, y_4 again = 5, 2, sd sqrt(2).
+ */
+TC_TEST(pipeline_seasonal_naive_by_hand)
+{
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.window.lateness_ms = 0;
+    cfg.season = 3;
+    cfg.horizon = 5;
+    cfg.decode.max_future_ms = -1;
+    rec_t r = {0};
+    tc_pipeline_sink_t sink = {.ctx = &r, .bucket = rec_bucket, .forecast = rec_forecast};
+    tc_pipeline_t *p;
+    CHECK_OK(tc_pipeline_new(&cfg, &sink, &p));
+    const int y[] = {4, 1, 2, 5, 2, 3, 1};
+    const int64_t t0 = 1700000040000; /* a minute boundary */
+    char user[16];
+    for (int m = 0; m < 7; m++)
+        for (int i = 0; i < y[m]; i++) {
+            snprintf(user, sizeof(user), "u%d", i);
+            tc_event_t ev = traffic(t0 + m * 60000 + i * 1000, "s", user);
+            CHECK_OK(tc_pipeline_feed_event(p, &ev));
+        }
+    CHECK_INT_EQ(r.buckets, 6);
+    /* The forecast at origin minute 5 is the last line. */
+    const char *last = r.text + r.len - 1;
+    while (last > r.text && last[-1] != '\n')
+        last--;
+    char want[1024];
+    int n = snprintf(want, sizeof(want), "F s 0 %lld %a n=%g mae=%a", (long long)(t0 + 5 * 60000),
+                     3.0, 4.0, (1.0 + 1 + 1 + 3) / 4);
+    const double mean[] = {5, 2, 3, 5, 2}, sd[] = {1, 1, 1, sqrt(2), sqrt(2)};
+    for (int h = 0; h < 5; h++)
+        n += snprintf(want + n, sizeof(want) - (size_t)n, " %a/%a/%a", mean[h],
+                      mean[h] - 1.959963984540054 * sd[h], mean[h] + 1.959963984540054 * sd[h]);
+    snprintf(want + n, sizeof(want) - (size_t)n, "\n");
+    CHECK_STR_EQ(last, want);
+    tc_pipeline_free(p);
+    free(r.text);
+}
+
+static void offset_cb(void *ud, const char *topic, int64_t o)
+{
+    if (!strcmp(topic, "traffic"))
+        *(int64_t *)ud = o;
+}
+
+/* Reads the NASA TSV into traffic events (times and hosts only). */
+typedef struct nasa {
+    int64_t *t;
+    char (*host)[64];
+    size_t n;
+} nasa_t;
+
+static int nasa_load(nasa_t *d)
+{
+    FILE *f = fopen(tc_test_data_path("weblog/nasa_19950801.tsv"), "r");
+    if (!f)
+        return -1;
+    size_t cap = 40000;
+    d->t = malloc(cap * sizeof(*d->t));
+    d->host = malloc(cap * sizeof(*d->host));
+    d->n = 0;
+    char line[4096];
+    if (!fgets(line, sizeof(line), f)) { /* header */
+        fclose(f);
+        return -1;
+    }
+    while (d->n < cap && fgets(line, sizeof(line), f)) {
+        char host[64];
+        long long t;
+        if (sscanf(line, "%63[^\t]\t%*[^\t]\t%lld", host, &t) != 2)
+            continue;
+        d->t[d->n] = t * 1000;
+        memcpy(d->host[d->n], host, sizeof(host));
+        d->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+/*
+ * Runs the NASA day through pipeline A without a break, and through B that
+ * is snapshotted after `cut` events, freed, restored into a fresh C which
+ * gets the rest: the outputs of C after the cut must equal A's, byte for byte.
+ */
+TC_TEST(pipeline_snapshot_round_trip_is_exact)
+{
+    nasa_t d;
+    CHECK(nasa_load(&d) == 0);
+    CHECK_INT_EQ(d.n, 30969);
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.window.lateness_ms = 30000;
+    cfg.season = 10;
+    cfg.horizon = 15;
+    cfg.forecast_metrics = (1u << TC_METRIC_REQUESTS) | (1u << TC_METRIC_UNIQUE_USERS);
+    cfg.autoscale.enabled = true;
+    cfg.autoscale.metric = TC_METRIC_REQUESTS;
+    cfg.autoscale.rule = (tc_autoscale_config_t){.capacity_per_replica = 10, .min_replicas = 1,
+                                                 .max_replicas = 50, .down_margin = 0.2,
+                                                 .cooldown_ms = 600000};
+    rec_t ra = {0}, rb = {0}, rc = {0};
+    tc_pipeline_sink_t sa = {.ctx = &ra, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
+    tc_pipeline_sink_t sb = {.ctx = &rb, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
+    tc_pipeline_sink_t sc = {.ctx = &rc, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
+    tc_pipeline_t *a, *b, *c;
+    CHECK_OK(tc_pipeline_new(&cfg, &sa, &a));
+    CHECK_OK(tc_pipeline_new(&cfg, &sb, &b));
+    CHECK_OK(tc_pipeline_new(&cfg, &sc, &c));
+    size_t cut = 17011;
+    size_t a_at_cut = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        if (i == cut)
+            a_at_cut = ra.len;
+        tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
+        CHECK_OK(tc_pipeline_feed_event(a, &ev));
+        if (i < cut)
+            CHECK_OK(tc_pipeline_feed_event(b, &ev));
+    }
+    tc_pipeline_flush(a);
+    tc_pipeline_offset_t off = {"traffic", (int64_t)cut};
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(tc_pipeline_snapshot(b, "g", 3, &off, 1, 123, &buf, &len));
+    tc_pipeline_free(b);
+    int64_t got_off = -1;
+    CHECK_OK(tc_pipeline_restore(c, buf, len, offset_cb, &got_off));
+    CHECK_INT_EQ(got_off, cut);
+    /* A second restore into a used pipeline is refused. */
+    CHECK_INT_EQ(tc_pipeline_restore(c, buf, len, NULL, NULL), TC_EINVAL);
+    free(buf);
+    for (size_t i = cut; i < d.n; i++) {
+        tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
+        CHECK_OK(tc_pipeline_feed_event(c, &ev));
+    }
+    tc_pipeline_flush(c);
+    CHECK(ra.scales > 0 && ra.forecasts > 1000);
+    CHECK_INT_EQ(ra.len - a_at_cut, rc.len);
+    CHECK(memcmp(ra.text + a_at_cut, rc.text, rc.len) == 0);
+    tc_pipeline_stats_t s1, s2;
+    tc_pipeline_stats(a, &s1);
+    tc_pipeline_stats(c, &s2);
+    CHECK_INT_EQ(s1.events, s2.events);
+    CHECK_INT_EQ(s1.buckets, s2.buckets);
+    CHECK_INT_EQ(s1.forecasts, s2.forecasts);
+    CHECK_INT_EQ(s1.scale_signals, s2.scale_signals);
+    tc_pipeline_free(a);
+    tc_pipeline_free(c);
+    free(ra.text);
+    free(rb.text);
+    free(rc.text);
+    free(d.t);
+    free(d.host);
+}
+
+
+/* Per-minute request counts of the NASA day equal a naive count of the TSV. */
+TC_TEST(pipeline_nasa_minutes_naive_count)
+{
+    nasa_t d;
+    CHECK(nasa_load(&d) == 0);
+    int64_t first = d.t[0] / 60000, last = d.t[d.n - 1] / 60000;
+    size_t nm = (size_t)(last - first + 1);
+    long *naive = calloc(nm, sizeof(*naive));
+    for (size_t i = 0; i < d.n; i++)
+        naive[d.t[i] / 60000 - first]++;
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    rec_t r = {0};
+    tc_pipeline_sink_t sink = {.ctx = &r, .bucket = rec_bucket};
+    tc_pipeline_t *p;
+    CHECK_OK(tc_pipeline_new(&cfg, &sink, &p));
+    for (size_t i = 0; i < d.n; i++) {
+        tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
+        CHECK_OK(tc_pipeline_feed_event(p, &ev));
+    }
+    tc_pipeline_flush(p);
+    CHECK_INT_EQ(r.buckets, nm);
+    char *line = r.text;
+    for (size_t m = 0; m < nm; m++) {
+        long long start;
+        unsigned long long req;
+        CHECK(sscanf(line, "B nasa %lld %llu", &start, &req) == 2);
+        CHECK_INT_EQ(start, (first + (int64_t)m) * 60000);
+        CHECK_INT_EQ(req, naive[m]);
+        line = strchr(line, '\n') + 1;
+    }
+    tc_pipeline_free(p);
+    free(naive);
+    free(r.text);
+    free(d.t);
+    free(d.host);
+}
