@@ -34,6 +34,7 @@ typedef struct open_slot {
     uint64_t requests, bytes, errors, conversions;
     double revenue;
     uint32_t has_users; /* registers non-zero */
+    uint32_t hist[TC_HLL_HIST_LEN]; /* register histogram, kept on add */
 } open_slot_t;
 
 typedef struct series {
@@ -60,6 +61,8 @@ struct tc_window {
     size_t hi;         /* 1 + highest index seen */
     size_t nseen;
 };
+
+static void slot_clear(const tc_window_t *w, open_slot_t *o);
 
 static int64_t floordiv(int64_t a, int64_t b)
 {
@@ -155,6 +158,14 @@ void tc_window_free(tc_window_t *w)
     free(w);
 }
 
+/* Empties slot o (its registers are cleared by the caller if needed). */
+static void slot_clear(const tc_window_t *w, open_slot_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->start = SLOT_FREE;
+    o->hist[0] = (uint32_t)w->m;
+}
+
 /* One allocation per series: header, open slots, registers, ring. */
 static series_t *series_new(tc_window_t *w, int64_t first)
 {
@@ -169,7 +180,7 @@ static series_t *series_new(tc_window_t *w, int64_t first)
     s->closed = (tc_bucket_t *)(s->open + n_open);
     s->regs = (uint8_t *)(s->closed + w->cfg.ring);
     for (size_t i = 0; i < n_open; i++)
-        s->open[i].start = SLOT_FREE;
+        slot_clear(w, &s->open[i]);
     return s;
 }
 
@@ -216,12 +227,10 @@ static void close_step(tc_window_t *w, int64_t start)
             b.conversions = o->conversions;
             b.revenue = o->revenue;
             if (o->has_users) {
-                tc_hll_t h = {(uint8_t)w->cfg.hll_precision, s->regs + (size_t)k * w->m};
-                b.unique_users = tc_hll_estimate(&h);
-                memset(h.regs, 0, w->m);
+                b.unique_users = tc_hll_estimate_histogram(w->cfg.hll_precision, o->hist);
+                memset(s->regs + (size_t)k * w->m, 0, w->m);
             }
-            memset(o, 0, sizeof(*o));
-            o->start = SLOT_FREE;
+            slot_clear(w, o);
         }
         ring_push(w, s, &b);
         w->closed++;
@@ -294,7 +303,8 @@ int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev)
     }
     if (ev->user_id.len) {
         tc_hll_t h = {(uint8_t)w->cfg.hll_precision, s->regs + (size_t)k * w->m};
-        tc_hll_add_hash(&h, tc_hll_hash(ev->user_id.ptr, ev->user_id.len, w->cfg.hll_key));
+        tc_hll_add_hash_tracked(&h, tc_hll_hash(ev->user_id.ptr, ev->user_id.len, w->cfg.hll_key),
+                                o->hist);
         o->has_users = 1;
     }
     w->accepted++;
@@ -540,7 +550,9 @@ static int restore_series(tc_window_t *w, const Tidecast__V1__SeriesWindowState 
             for (size_t r = 0; r < w->m; r++)
                 if (ob->hll.data[r] > 65 - w->cfg.hll_precision)
                     return TC_ECORRUPT;
-            memcpy(s->regs + (size_t)k * w->m, ob->hll.data, w->m);
+            tc_hll_t h = {(uint8_t)w->cfg.hll_precision, s->regs + (size_t)k * w->m};
+            memcpy(h.regs, ob->hll.data, w->m);
+            tc_hll_histogram(&h, o->hist);
             o->has_users = 1;
         }
     }
