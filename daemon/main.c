@@ -1,15 +1,556 @@
-/* main.c - tidecastd entry point (the loop, config and sources follow). */
+/*
+ * main.c - tidecastd: configuration, the libuv loop, the file/stdin source,
+ * the pipeline and its stdout sink, signals.
+ *
+ * Flow: the source cuts the input into frames (NDJSON lines or protobuf
+ * Envelopes) and calls on_frame on the loop thread; each frame is fed to
+ * the pipeline, whose closed buckets come back through the sink and are
+ * written as NDJSON. Malformed input is counted, logged and dead-lettered;
+ * it never stops the daemon. At end of input, or on SIGINT/SIGTERM, open
+ * buckets are flushed and the daemon exits 0. Outputs are flushed once per
+ * loop iteration (a uv_check handle), not per line.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/output.h"
+#include "daemon/source.h"
+#include "error.h"
+#include "pipeline.h"
 #include "version.h"
+
+/* Malformed events logged one by one before the log switches to debug level. */
+#define MALFORMED_LOG_LIMIT 100
+
+typedef struct daemon {
+    tc_config_t cfg;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    uv_check_t flusher;
+    tc_source_t source;
+    bool source_started;
+    tc_pipeline_t *pipe;
+    FILE *buckets;      /* NULL when output.buckets is empty */
+    FILE *dead_letter;  /* NULL when output.dead_letter is empty */
+    FILE *forecasts;    /* NULL when output.forecasts is empty */
+    FILE *scale;        /* NULL when output.scale is empty */
+    FILE *churn_alerts; /* NULL when output.churn_alerts is empty */
+    FILE *churn_scores; /* NULL when output.churn_scores is empty */
+    uint64_t dead_letters, framing_errors, write_errors;
+    int exit_code;
+    bool stopping;
+} daemon_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tidecastd [--config FILE] [--set SECTION.KEY=VALUE]... [--check-config]\n"
+            "       tidecastd --help | --version | --config-reference\n"
+            "\n"
+            "Reads events (input.source, default stdin), keeps event-time windows per\n"
+            "series and writes closed buckets as NDJSON (output.buckets, default stdout).\n"
+            "\n"
+            "  -c, --config FILE     read the INI configuration FILE (see conf/tidecast.conf)\n"
+            "  -s, --set K=V         override one key after the file, e.g. window.bucket=5m\n"
+            "      --check-config    validate the configuration, print the error if any,\n"
+            "                        exit 0 (valid) or 1 (invalid)\n"
+            "      --config-reference print the table of configuration keys (markdown)\n"
+            "  -h, --help            this text\n"
+            "  -V, --version         print the version\n"
+            "\n"
+            "SIGINT or SIGTERM flushes open buckets and exits 0.\n");
+}
+
+/* ---- pipeline sink: closed buckets to the output file ---- */
+
+static int sink_bucket(void *ctx, const tc_pipeline_bucket_t *b)
+{
+    daemon_t *d = ctx;
+    if (!d->buckets)
+        return 0;
+    int rc = tc_output_bucket(d->buckets, b, d->cfg.window.metrics);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write buckets", "path=%s error=%s", d->cfg.output.buckets,
+                     tc_errname(rc));
+    return rc;
+}
+
+static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
+{
+    daemon_t *d = ctx;
+    if (!d->forecasts)
+        return 0;
+    int rc = tc_output_forecast(d->forecasts, f);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write forecasts", "path=%s error=%s", d->cfg.output.forecasts,
+                     tc_errname(rc));
+    return rc;
+}
+
+static int sink_scale(void *ctx, const tc_pipeline_scale_t *s)
+{
+    daemon_t *d = ctx;
+    char q[256];
+    tc_log_info("scale signal", "series=%s from=%u to=%u reason=%s",
+                tc_log_quote(q, sizeof(q), s->key), s->current_replicas, s->recommended_replicas,
+                tc_log_quote(q + 128, 128, s->reason));
+    if (!d->scale)
+        return 0;
+    int rc = tc_output_scale(d->scale, s);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write scale signals", "path=%s error=%s", d->cfg.output.scale,
+                     tc_errname(rc));
+    return rc;
+}
+
+static int sink_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
+{
+    daemon_t *d = ctx;
+    tc_log_debug("churn alert", "user=%s risk=%.4f", a->user, a->risk);
+    if (!d->churn_alerts)
+        return 0;
+    int rc = tc_output_churn_alert(d->churn_alerts, a);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write churn alerts", "path=%s", d->cfg.output.churn_alerts);
+    return rc;
+}
+
+static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
+{
+    daemon_t *d = ctx;
+    int rc = tc_output_churn_score(d->churn_scores, c);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write churn scores", "path=%s", d->cfg.output.churn_scores);
+    return rc;
+}
+
+/* ---- input ---- */
+
+static void dead_letter(daemon_t *d, uint64_t index, int code, const char *reason,
+                        const uint8_t *data, size_t len)
+{
+    bool binary = d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF;
+    char q[512];
+    uint64_t n = d->dead_letters++;
+    enum tc_log_level lv = n < MALFORMED_LOG_LIMIT ? TC_LOG_WARN : TC_LOG_DEBUG;
+    tc_log(lv, "malformed event", "source=%s %s=%llu error=%s reason=%s", d->source.path,
+           binary ? "frame" : "line", (unsigned long long)index, tc_errname(code),
+           tc_log_quote(q, sizeof(q), reason));
+    if (n + 1 == MALFORMED_LOG_LIMIT)
+        tc_log_warn("further malformed events are logged at debug level only", "limit=%d",
+                    MALFORMED_LOG_LIMIT);
+    if (d->dead_letter) {
+        int rc = tc_output_dead_letter(d->dead_letter, d->source.path, index, binary, code,
+                                       reason, data, len);
+        if (rc && d->write_errors++ == 0)
+            tc_log_error("cannot write dead letters", "path=%s", d->cfg.output.dead_letter);
+    }
+}
+
+static int on_frame(void *ctx, const uint8_t *data, size_t len, uint64_t index, int status)
+{
+    daemon_t *d = ctx;
+    if (status) {
+        d->framing_errors++;
+        const char *why = status == TC_EOVERSIZED ? "event longer than limits.max_message"
+                          : status == TC_ECORRUPT ? "bad length prefix: input cannot be framed"
+                                                  : "truncated event at end of input";
+        dead_letter(d, index, status, why, data, len);
+        return 0;
+    }
+    int rc = d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF
+                 ? tc_pipeline_feed_envelope(d->pipe, data, len)
+                 : tc_pipeline_feed_json(d->pipe, TC_EVENT_NONE, (const char *)data, len);
+    switch (rc) {
+    case 0:
+    case TC_ELATE:   /* counted by the pipeline */
+    case TC_EFULL:   /* counted by the pipeline */
+        return 0;
+    case TC_ENOMEM:
+        tc_log_error("out of memory processing an event", "index=%llu",
+                     (unsigned long long)index);
+        return 0;
+    default:
+        dead_letter(d, index, rc, tc_pipeline_last_error(d->pipe), data, len);
+        return 0;
+    }
+}
+
+static void flush_outputs(daemon_t *d)
+{
+    if (d->buckets && fflush(d->buckets) && d->write_errors++ == 0)
+        tc_log_error("cannot write buckets", "error=%s", strerror(errno));
+    if (d->dead_letter)
+        fflush(d->dead_letter);
+    if (d->forecasts)
+        fflush(d->forecasts);
+    if (d->scale)
+        fflush(d->scale);
+    if (d->churn_alerts)
+        fflush(d->churn_alerts);
+    if (d->churn_scores)
+        fflush(d->churn_scores);
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush_outputs(h->data);
+}
+
+static void log_summary(daemon_t *d)
+{
+    tc_pipeline_stats_t st;
+    tc_pipeline_stats(d->pipe, &st);
+    tc_log_info("input done",
+                "events=%llu malformed=%llu framing_errors=%llu late=%llu refused=%llu "
+                "series=%zu buckets=%llu forecasts=%llu scale_signals=%llu churn_events=%llu "
+                "churn_alerts=%llu dead_letters=%llu",
+                (unsigned long long)st.events, (unsigned long long)st.malformed,
+                (unsigned long long)d->framing_errors, (unsigned long long)st.late,
+                (unsigned long long)st.refused, st.series, (unsigned long long)st.buckets,
+                (unsigned long long)st.forecasts, (unsigned long long)st.scale_signals,
+                (unsigned long long)st.churn_events, (unsigned long long)st.churn_alerts,
+                (unsigned long long)d->dead_letters);
+}
+
+/* Flushes windows and outputs and lets the loop end: handles are closed. */
+static void shutdown_daemon(daemon_t *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    char q[64];
+    tc_log_info("stopping", "reason=%s", tc_log_quote(q, sizeof(q), why));
+    if (d->source_started)
+        tc_source_stop(&d->source);
+    tc_pipeline_flush(d->pipe);
+    log_summary(d);
+    flush_outputs(d);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->flusher, NULL);
+}
+
+static void on_end(void *ctx, int status)
+{
+    daemon_t *d = ctx;
+    if (status == TC_ECORRUPT)
+        tc_log_error("input cannot be framed any further; stopping at this point",
+                     "source=%s", d->source.path);
+    else if (status)
+        tc_log_error("input read failed", "source=%s error=%s", d->source.path,
+                     tc_errname(status));
+    if (status == TC_EIO)
+        d->exit_code = 1;
+    shutdown_daemon(d, status ? "input error" : "end of input");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+    shutdown_daemon(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- configuration to pipeline ---- */
+
+/*
+ * Maps the configuration onto the pipeline's. Returns 0, or TC_ECONFIG
+ * with a message naming the keys that do not fit together.
+ */
+static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_config_t *pc,
+                           char *err, size_t errsize)
+{
+    tc_pipeline_config_default(pc);
+    pc->decode.max_message_bytes = (size_t)c->limits.max_message;
+    pc->decode.max_string_bytes = c->limits.max_field;
+    /* Replayed files hold old events: only the lower bound of time applies. */
+    pc->decode.max_future_ms = -1;
+    pc->keying.mode = c->keying.mode == TC_CONFIG_KEYING_SITE_PATH ? TC_SERIESKEY_SITE_PATH
+                                                                    : TC_SERIESKEY_SITE;
+    pc->keying.path_depth = c->keying.path_depth;
+    pc->window.bucket_ms = c->window.bucket_ms;
+    pc->window.lateness_ms = c->window.lateness_ms;
+    pc->window.ring = c->window.ring;
+    pc->window.max_series = c->limits.max_series;
+
+    /* Config metric bits are in tc_metric_t order. */
+    pc->horizon = c->forecast.horizon;
+    pc->forecast_metrics = c->forecast.metrics;
+    pc->season = c->forecast.season;
+    pc->publish = c->forecast.publish ? TC_PIPELINE_PUBLISH_ALL : TC_PIPELINE_PUBLISH_BEST;
+    pc->ensemble_lambda = c->forecast.ensemble_lambda;
+    pc->arima = (c->forecast.models & TC_CONFIG_MODEL_SARIMA) != 0;
+    pc->arima_spec.p = c->arima.order[0];
+    pc->arima_spec.d = c->arima.order[1];
+    pc->arima_spec.q = c->arima.order[2];
+    pc->arima_spec.P = c->arima.seasonal[0];
+    pc->arima_spec.D = c->arima.seasonal[1];
+    pc->arima_spec.Q = c->arima.seasonal[2];
+    pc->arima_spec.s = c->arima.seasonal[0] || c->arima.seasonal[1] || c->arima.seasonal[2]
+                           ? (int)c->forecast.season
+                           : 0;
+    pc->arima_auto = c->arima.automatic;
+    pc->arima_fit_after = c->arima.fit_after;
+    pc->arima_refit_every = c->arima.refit_every;
+    pc->lstm = (c->forecast.models & TC_CONFIG_MODEL_LSTM) != 0;
+    pc->lstm_cfg.hidden = (int)c->lstm.hidden;
+    pc->lstm_cfg.layers = (int)c->lstm.layers;
+    pc->lstm_cfg.bptt = (int)c->lstm.bptt;
+    pc->lstm_cfg.lr = (float)c->lstm.lr;
+    pc->lstm_cfg.max_series = (int)c->lstm.max_series;
+    pc->lstm_cfg.max_batch = (int)c->lstm.max_series;
+    pc->lstm_cfg.seed = c->lstm.seed;
+    pc->lstm_cfg.season = c->forecast.season <= TC_LSTM_MAX_SEASON && c->forecast.season > 1
+                              ? (int)c->forecast.season
+                              : 0;
+
+    pc->autoscale.enabled = c->autoscale.enabled;
+    pc->autoscale.metric = (tc_metric_t)c->autoscale.metric;
+    pc->autoscale.use_80 = c->autoscale.bound == 1;
+    pc->autoscale.rule.capacity_per_replica = c->autoscale.capacity;
+    pc->autoscale.rule.min_replicas = c->autoscale.min_replicas;
+    pc->autoscale.rule.max_replicas = c->autoscale.max_replicas;
+    pc->autoscale.rule.down_margin = c->autoscale.down_margin;
+    pc->autoscale.rule.cooldown_ms = c->autoscale.cooldown_ms;
+    pc->churn = c->churn.enabled;
+    tc_churn_config_t *cc = &pc->churn_cfg;
+    cc->tx_mode = c->churn.tx_mode ? TC_CHURN_TX_PURCHASE : TC_CHURN_TX_VISIT;
+    cc->visit_gap_ms = c->churn.visit_gap_ms;
+    cc->merge_same_day = c->churn.merge_same_day;
+    /* The CDNOW starting parameters are per day: convert alpha to the unit. */
+    cc->params.alpha /= (double)c->churn.time_unit_ms / 86400000.0;
+    cc->time_unit_s = (double)c->churn.time_unit_ms / 1000.0;
+    cc->horizon = c->churn.horizon;
+    cc->model = c->churn.model ? TC_BGNBD_MBG : TC_BGNBD_BG;
+    cc->alert_threshold = c->churn.alert_threshold;
+    cc->alert_hysteresis = c->churn.alert_hysteresis;
+    cc->alert_cooldown_ms = c->churn.alert_cooldown_ms;
+    cc->alert_min_repeat = c->churn.alert_min_repeat;
+    cc->max_users = c->churn.max_users;
+    cc->supervised = c->churn.supervised;
+    cc->label_horizon = c->churn.horizon;
+    pc->churn_sweep_every_ms = c->churn.sweep_every_ms;
+    pc->churn_sweep_users = c->churn.sweep_users;
+    pc->churn_evict_idle_ms = c->churn.evict_idle_ms;
+    pc->churn_refit_every_ms = c->churn.refit_every_ms;
+    size_t slen = strlen(c->churn.secret);
+    if (c->churn.enabled && (slen < 16 || slen > sizeof(pc->churn_secret))) {
+        snprintf(err, errsize, "%s: churn.enabled needs churn.secret of 16 to %zu characters",
+                 file, sizeof(pc->churn_secret));
+        return TC_ECONFIG;
+    }
+    memcpy(pc->churn_secret, c->churn.secret, slen);
+    pc->churn_secret_len = slen;
+    if (c->autoscale.enabled) {
+        const char *why = NULL;
+        if (!c->forecast.horizon)
+            why = "autoscale.enabled needs forecast.horizon > 0";
+        else if (!(c->autoscale.capacity > 0))
+            why = "autoscale.enabled needs autoscale.capacity > 0";
+        else if (c->autoscale.max_replicas < c->autoscale.min_replicas)
+            why = "autoscale.max_replicas is below autoscale.min_replicas";
+        else if (!(c->forecast.metrics & (1u << c->autoscale.metric)))
+            why = "autoscale.metric must be one of forecast.metrics";
+        if (why) {
+            snprintf(err, errsize, "%s: %s", file, why);
+            return TC_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static FILE *open_output(const char *path, const char *what)
+{
+    if (!path || !*path)
+        return NULL;
+    if (!strcmp(path, "-"))
+        return stdout;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        tc_log_error("cannot open output", "what=%s path=%s error=\"%s\"", what, path,
+                     strerror(errno));
+    return f;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--version")) {
-        printf("tidecastd %s\n", TC_VERSION);
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"config-reference", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    char **sets = calloc((size_t)argc, sizeof(*sets));
+    int nsets = 0, check_only = 0, opt;
+    if (!sets)
+        return 1;
+    while ((opt = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'k':
+            check_only = 1;
+            break;
+        case 'r':
+            tc_config_write_reference(stdout);
+            free(sets);
+            return 0;
+        case 'h':
+            usage(stdout);
+            free(sets);
+            return 0;
+        case 'V':
+            printf("tidecastd %s\n", TC_VERSION);
+            free(sets);
+            return 0;
+        default:
+            usage(stderr);
+            free(sets);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tidecastd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        free(sets);
+        return 2;
+    }
+
+    static daemon_t dd;
+    daemon_t *d = &dd;
+    char err[1024];
+    int rc = tc_config_init(&d->cfg);
+    if (!rc && config_path)
+        rc = tc_config_load(&d->cfg, config_path, err, sizeof(err));
+    for (int i = 0; !rc && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) {
+            snprintf(err, sizeof(err), "--set %s: expected SECTION.KEY=VALUE", sets[i]);
+            rc = TC_ECONFIG;
+            break;
+        }
+        *eq = '\0';
+        rc = tc_config_set(&d->cfg, sets[i], eq + 1, "--set", err, sizeof(err));
+    }
+    free(sets);
+    tc_pipeline_config_t pc;
+    if (!rc)
+        rc = pipeline_config(&d->cfg, config_path ? config_path : "(defaults)", &pc, err,
+                             sizeof(err));
+    if (!rc) {
+        tc_pipeline_t *probe;
+        rc = tc_pipeline_new(&pc, NULL, &probe);
+        if (rc)
+            snprintf(err, sizeof(err), "%s: the settings do not form a valid pipeline: %s",
+                     config_path ? config_path : "(defaults)", tc_strerror(rc));
+        tc_pipeline_free(probe);
+    }
+    if (rc) {
+        fprintf(stderr, "tidecastd: %s\n", err);
+        tc_config_deinit(&d->cfg);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration ok\n", config_path ? config_path : "(defaults)");
+        tc_config_deinit(&d->cfg);
         return 0;
     }
-    fprintf(stderr, "usage: tidecastd --version\n");
-    return 2;
+    tc_log_set_level((enum tc_log_level)d->cfg.log.level);
+
+    tc_pipeline_sink_t sink = {.ctx = d,
+                               .bucket = sink_bucket,
+                               .forecast = sink_forecast,
+                               .scale = sink_scale,
+                               .churn_alert = sink_churn_alert};
+    d->exit_code = 0;
+    if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
+        tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
+        tc_config_deinit(&d->cfg);
+        return 1;
+    }
+    d->buckets = open_output(d->cfg.output.buckets, "buckets");
+    d->dead_letter = open_output(d->cfg.output.dead_letter, "dead_letter");
+    d->forecasts = open_output(d->cfg.output.forecasts, "forecasts");
+    d->scale = open_output(d->cfg.output.scale, "scale");
+    d->churn_alerts = open_output(d->cfg.output.churn_alerts, "churn_alerts");
+    d->churn_scores = open_output(d->cfg.output.churn_scores, "churn_scores");
+    /* Scores cost a computation per event: only with an output for them. */
+    if (d->churn_scores) {
+        sink.churn_score = sink_churn_score;
+        tc_pipeline_set_sink(d->pipe, &sink);
+    }
+    if ((*d->cfg.output.buckets && !d->buckets) ||
+        (*d->cfg.output.dead_letter && !d->dead_letter) ||
+        (*d->cfg.output.forecasts && !d->forecasts) || (*d->cfg.output.scale && !d->scale) ||
+        (*d->cfg.output.churn_alerts && !d->churn_alerts) ||
+        (*d->cfg.output.churn_scores && !d->churn_scores)) {
+        d->exit_code = 1;
+        goto out;
+    }
+
+    uv_loop_init(&d->loop);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_check_init(&d->loop, &d->flusher);
+    d->sigint.data = d->sigterm.data = d->flusher.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_check_start(&d->flusher, on_check);
+    /* The check handle must not keep the loop alive on its own. */
+    uv_unref((uv_handle_t *)&d->flusher);
+
+    tc_log_info("tidecastd starting",
+                "version=%s source=%s format=%s bucket_ms=%lld lateness_ms=%lld", TC_VERSION,
+                d->cfg.input.source,
+                d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF ? "protobuf" : "ndjson",
+                (long long)d->cfg.window.bucket_ms, (long long)d->cfg.window.lateness_ms);
+    rc = tc_source_start(&d->source, &d->loop, d->cfg.input.source,
+                         d->cfg.input.format == TC_CONFIG_FORMAT_PROTOBUF ? TC_FRAMING_PROTOBUF
+                                                                           : TC_FRAMING_NDJSON,
+                         (size_t)d->cfg.limits.max_message, on_frame, on_end, d, err,
+                         sizeof(err));
+    if (rc) {
+        tc_log_error("cannot open input", "error=\"%s\"", err);
+        d->exit_code = 1;
+        shutdown_daemon(d, "input error");
+    } else {
+        d->source_started = true;
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->source_started)
+        tc_source_deinit(&d->source);
+    if (uv_loop_close(&d->loop))
+        tc_log_debug("loop closed with handles still active", NULL);
+
+out:
+    flush_outputs(d);
+    if (d->buckets && d->buckets != stdout)
+        fclose(d->buckets);
+    if (d->dead_letter && d->dead_letter != stdout)
+        fclose(d->dead_letter);
+    if (d->forecasts && d->forecasts != stdout)
+        fclose(d->forecasts);
+    if (d->scale && d->scale != stdout)
+        fclose(d->scale);
+    if (d->churn_alerts && d->churn_alerts != stdout)
+        fclose(d->churn_alerts);
+    if (d->churn_scores && d->churn_scores != stdout)
+        fclose(d->churn_scores);
+    tc_pipeline_free(d->pipe);
+    tc_config_deinit(&d->cfg);
+    return d->exit_code;
 }

@@ -299,7 +299,7 @@ static int kf_init(kf_t *k, int r, int nd, double tol)
 {
     memset(k, 0, sizeof(*k));
     int M = r + nd;
-    size_t nv = (size_t)r * 2 + (size_t)nd + (size_t)M * 4 + (size_t)M * M * 3;
+    size_t nv = (size_t)r * 2 + (size_t)nd + (size_t)M * 4 + 2 + (size_t)M * M * 3;
     size_t ni = (size_t)r + (size_t)nd + 2;
     double *blk = calloc(nv + (ni * sizeof(int) + sizeof(double) - 1) / sizeof(double), sizeof(double));
     if (!blk)
@@ -312,8 +312,8 @@ static int kf_init(kf_t *k, int r, int nd, double tol)
     k->delta = k->R + r;
     k->a = k->delta + nd;
     k->PZ = k->a + M;
-    k->tmp = k->PZ + M;
-    k->K = k->tmp + M;
+    k->tmp = k->PZ + M + 1; /* PZ, tmp: M + 1 (zero pad) */
+    k->K = k->tmp + M + 1;
     k->P = k->K + M;
     k->P2 = k->P + (size_t)M * M;
     k->W = k->P2 + (size_t)M * M;
@@ -420,6 +420,83 @@ static double kf_PZ(const kf_t *k, const double *P, double *PZ)
 }
 
 /*
+ * The step of kf_step for a pure ARMA state (nd = 0), the hot loop of the
+ * likelihood.  T U T' + R R' with U = P - P Z' Z P / F is written out
+ * element-wise (T = companion), so one fused pass over the upper triangle
+ * replaces the two matrix products:
+ *   P'[i][j] = U[i+1][j+1] + ar_i U[0][j+1] + ar_j U[0][i+1] + ar_i ar_j U[0][0] + R_i R_j.
+ */
+static bool kf_step_arma(kf_t *k, double y, double *v, double *F)
+{
+    int r = k->r;
+    double *P = k->P, *Pn = k->P2, *g = k->PZ, *u0 = k->tmp;
+    const double *ar = k->ar, *R = k->R;
+    bool obs = !isnan(y);
+    double f = P[0];
+    double cscale = 0.0;
+    if (obs) {
+        if (!(f > 0.0))
+            f = DBL_MIN;
+        double vv = y - k->a[0];
+        *v = vv;
+        *F = f;
+        cscale = 1.0 / f;
+        /* a <- T (a + P Z' v / F) */
+        double gv = vv / f;
+        double a0 = k->a[0] + P[0] * gv;
+        for (int i = 0; i < r - 1; i++)
+            k->a[i] = k->a[i + 1] + P[i + 1] * gv + ar[i] * a0;
+        k->a[r - 1] = ar[r - 1] * a0;
+    } else {
+        double a0 = k->a[0];
+        for (int i = 0; i < r - 1; i++)
+            k->a[i] = k->a[i + 1] + ar[i] * a0;
+        k->a[r - 1] = ar[r - 1] * a0;
+    }
+    /* g = P Z' (first row), u0 = first row of U, both zero-padded at r */
+    for (int j = 0; j < r; j++)
+        g[j] = P[j];
+    g[r] = 0.0;
+    for (int j = 0; j < r; j++)
+        u0[j] = P[j] - g[0] * g[j] * cscale;
+    u0[r] = 0.0;
+    double u00 = u0[0];
+    double dmax = 0.0, scale = 0.0;
+    for (int i = 0; i < r; i++) {
+        double ari = ar[i], Ri = R[i], ci = g[i + 1] * cscale, ui = u0[i + 1];
+        const double *pr = i + 1 < r ? P + (size_t)(i + 1) * r : NULL;
+        double *nr = Pn + (size_t)i * r;
+        int jend = r - 1; /* j + 1 < r */
+        for (int j = i; j < jend; j++) {
+            double uij = (pr ? pr[j + 1] : 0.0) - ci * g[j + 1];
+            nr[j] = uij + ari * u0[j + 1] + ar[j] * ui + ari * ar[j] * u00 + Ri * R[j];
+        }
+        if (jend >= i)
+            nr[jend] = ar[jend] * ui + ari * ar[jend] * u00 + Ri * R[jend];
+        for (int j = i; j < r; j++) {
+            double d = fabs(nr[j] - P[(size_t)i * r + j]);
+            dmax = d > dmax ? d : dmax;
+        }
+        scale = nr[i] > scale ? nr[i] : scale;
+    }
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < i; j++)
+            Pn[(size_t)i * r + j] = Pn[(size_t)j * r + i];
+    k->P = Pn;
+    k->P2 = P;
+    if (obs && k->tol >= 0.0 && dmax <= k->tol * scale) {
+        f = k->P[0];
+        if (f > 0.0) {
+            for (int i = 0; i < r; i++)
+                k->K[i] = k->P[i] / f;
+            k->F = f;
+            k->steady = true;
+        }
+    }
+    return obs;
+}
+
+/*
  * One filter step with observation y (NaN: missing).  On return *v and *F
  * are the innovation and its variance (sigma2 units) if y was used, and the
  * function returns true; false for a missing observation.
@@ -439,6 +516,8 @@ static bool kf_step(kf_t *k, double y, double *v, double *F)
         }
         k->steady = false; /* P holds the steady covariance: resume the full recursion */
     }
+    if (k->nd == 0)
+        return kf_step_arma(k, y, v, F);
     bool obs = !isnan(y);
     double *U = k->W; /* updated covariance, then the new predicted one */
     size_t MM = (size_t)M * M;
@@ -527,13 +606,14 @@ static void matmul_t(int r, const double *A, const double *B, double *C)
         }
 }
 
+/* Work space of lyapunov(), in doubles. */
+static size_t lyap_work(int r) { return 4 * (size_t)(r + 2) * (size_t)(r + 2); }
+
 /*
- * Stationary covariance of the ARMA block, P0 = T P0 T' + R R', by doubling:
- * Q <- Q + A Q A', A <- A A (converges quadratically in the number of
- * squarings for a stationary T).  work: 4 r^2.  Returns TC_ERANGE if it
- * does not converge (T not stationary).
+ * Fallback: P0 by doubling, Q <- Q + A Q A', A <- A A (converges
+ * quadratically in the number of squarings for a stationary T).
  */
-static int lyapunov(const kf_t *k, double *P0, double *work)
+static int lyapunov_doubling(const kf_t *k, double *P0, double *work)
 {
     int r = k->r;
     size_t rr = (size_t)r * r;
@@ -566,6 +646,173 @@ static int lyapunov(const kf_t *k, double *P0, double *work)
         memcpy(A, A2, sizeof(double) * rr);
     }
     return TC_ERANGE;
+}
+
+/* Solves the n x n system A x = b (row-major, destroyed) by Gaussian
+ * elimination with partial pivoting; false if singular. */
+static bool gauss_solve(double *A, double *b, int n)
+{
+    for (int c = 0; c < n; c++) {
+        int piv = c;
+        for (int i = c + 1; i < n; i++)
+            if (fabs(A[(size_t)i * n + c]) > fabs(A[(size_t)piv * n + c]))
+                piv = i;
+        if (!(fabs(A[(size_t)piv * n + c]) > 1e-13))
+            return false;
+        if (piv != c) {
+            for (int j = 0; j < n; j++) {
+                double t = A[(size_t)c * n + j];
+                A[(size_t)c * n + j] = A[(size_t)piv * n + j];
+                A[(size_t)piv * n + j] = t;
+            }
+            double t = b[c];
+            b[c] = b[piv];
+            b[piv] = t;
+        }
+        for (int i = c + 1; i < n; i++) {
+            double f = A[(size_t)i * n + c] / A[(size_t)c * n + c];
+            if (f == 0.0)
+                continue;
+            for (int j = c; j < n; j++)
+                A[(size_t)i * n + j] -= f * A[(size_t)c * n + j];
+            b[i] -= f * b[c];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double t = b[i];
+        for (int j = i + 1; j < n; j++)
+            t -= A[(size_t)i * n + j] * b[j];
+        b[i] = t / A[(size_t)i * n + i];
+    }
+    return true;
+}
+
+/*
+ * Stationary covariance of the ARMA block, P0 = T P0 T' + R R' (sigma2 = 1),
+ * from the autocovariances instead of iterating the matrix equation.  The
+ * state element i is
+ *     alpha_t[i] = sum_{l=1}^{r-i} ar_{l+i} w_{t-l} + sum_{l=0}^{r-1-i} R_{l+i} eps_{t-l},
+ * so P0[i][j] needs only gamma(h) = Cov(w_t, w_{t-h}) and Cov(w_t, eps_{t-h})
+ * = psi_h; gamma(0..p') solve the p'+1 Yule-Walker-type equations
+ *     gamma(k) - sum_j ar_j gamma(|k-j|) = sum_{j>=k} R_j psi_{j-k}
+ * (Brockwell & Davis 1991, sec. 3.3, third method), later lags follow by
+ * the recursion.  With the sparse seasonal polynomials this costs
+ * O(p'^3 + r^2 nnz^2) instead of O(r^3 log) for doubling, which it
+ * replaces unless the system is singular.  work: lyap_work(r).
+ */
+static int lyapunov(const kf_t *k, double *P0, double *work)
+{
+    int r = k->r;
+    int pp = 0;
+    for (int i = 0; i < r; i++)
+        if (k->ar[i] != 0.0)
+            pp = i + 1;
+    double *psi = work, *gam = psi + r + 1, *c = gam + r + 1, *A = c + r + 1;
+    /* psi weights up to r */
+    for (int h = 0; h <= r; h++) {
+        double v = h < r ? k->R[h] : 0.0;
+        for (int j = 1; j <= h && j <= pp; j++)
+            v += k->ar[j - 1] * psi[h - j];
+        psi[h] = v;
+    }
+    for (int h = 0; h <= r; h++) {
+        double v = 0.0;
+        for (int j = h; j < r; j++)
+            v += k->R[j] * psi[j - h];
+        c[h] = v;
+    }
+    if (pp > 0) {
+        int n = pp + 1;
+        memset(A, 0, sizeof(double) * (size_t)n * n);
+        for (int kk = 0; kk < n; kk++) {
+            A[(size_t)kk * n + kk] += 1.0;
+            for (int j = 1; j <= pp; j++)
+                A[(size_t)kk * n + abs(kk - j)] -= k->ar[j - 1];
+            gam[kk] = c[kk];
+        }
+        if (!gauss_solve(A, gam, n))
+            return lyapunov_doubling(k, P0, work);
+    }
+    for (int h = pp > 0 ? pp + 1 : 0; h <= r; h++) {
+        double v = c[h];
+        for (int j = 1; j <= pp; j++)
+            v += k->ar[j - 1] * gam[h - j];
+        gam[h] = v;
+    }
+    if (!(gam[0] > 0.0) || !isfinite(gam[0]))
+        return lyapunov_doubling(k, P0, work);
+    int nR = 0, *Rnz = (int *)(A); /* A no longer needed */
+    for (int i = 0; i < r; i++)
+        if (k->R[i] != 0.0)
+            Rnz[nR++] = i;
+    for (int i = 0; i < r; i++) {
+        for (int j = i; j < r; j++) {
+            double v = 0.0;
+            /* ar x ar: lags a = l+i, b = m+j of non-zero ar */
+            for (int x = 0; x < k->narnz; x++) {
+                int a = k->arnz[x] + 1;
+                if (a <= i)
+                    continue;
+                int l = a - i;
+                for (int y = 0; y < k->narnz; y++) {
+                    int b = k->arnz[y] + 1;
+                    if (b <= j)
+                        continue;
+                    int m = b - j;
+                    v += k->ar[a - 1] * k->ar[b - 1] * gam[abs(l - m)];
+                }
+                /* ar x R: Cov(w_{t-l}, eps_{t-m}) = psi_{m-l}, m >= l */
+                for (int y = 0; y < nR; y++) {
+                    int b = Rnz[y];
+                    if (b < j)
+                        continue;
+                    int m = b - j;
+                    if (m >= l)
+                        v += k->ar[a - 1] * k->R[b] * psi[m - l];
+                }
+            }
+            for (int x = 0; x < nR; x++) {
+                int a = Rnz[x];
+                if (a < i)
+                    continue;
+                int l = a - i;
+                for (int y = 0; y < k->narnz; y++) {
+                    int b = k->arnz[y] + 1;
+                    if (b <= j)
+                        continue;
+                    int m = b - j;
+                    if (l >= m)
+                        v += k->R[a] * k->ar[b - 1] * psi[l - m];
+                }
+                /* R x R: same eps */
+                int b = a - i + j;
+                if (b < r)
+                    v += k->R[a] * k->R[b];
+            }
+            P0[(size_t)i * r + j] = P0[(size_t)j * r + i] = v;
+        }
+    }
+    return 0;
+}
+
+int tc__arima_p0(const tc_arima_spec_t *spec, const tc_arima_params_t *par, double *P0, int *rout,
+                 bool doubling)
+{
+    int r = spec_r(spec);
+    kf_t k;
+    int rc = kf_init(&k, r, 0, -1.0);
+    double *work = rc ? NULL : malloc(sizeof(double) * lyap_work(r));
+    if (!rc && work) {
+        expand(spec, par, r, k.ar, k.R, work);
+        kf_index(&k);
+        rc = doubling ? lyapunov_doubling(&k, P0, work) : lyapunov(&k, P0, work);
+    } else if (!rc) {
+        rc = TC_ENOMEM;
+    }
+    *rout = r;
+    free(work);
+    kf_deinit(&k);
+    return rc;
 }
 
 /* ---------- regression ---------- */
@@ -697,7 +944,7 @@ static int state_reset(tc_arima_t *m)
 {
     kf_t *k = &m->kf;
     int r = k->r, M = k->M;
-    double *P0 = malloc(sizeof(double) * 5 * (size_t)r * r);
+    double *P0 = malloc(sizeof(double) * ((size_t)r * r + lyap_work(r)));
     if (!P0)
         return TC_ENOMEM;
     int rc = lyapunov(k, P0, P0 + (size_t)r * r);
@@ -845,6 +1092,7 @@ typedef struct fitctx {
     double *P0, *lwork, *xwork;
     double *ubuf;      /* npar */
     bool css;
+    size_t cond; /* CSS: first residual counted (at least nd + p') */
     tc_arima_params_t par;
     double ssq, sumlog;
     size_t nobs;
@@ -877,7 +1125,7 @@ static int fit_init(fitctx_t *c, const tc_arima_spec_t *spec, const double *y,
     c->nd = spec_nd(&c->spec);
     int r = spec_r(&c->spec);
     size_t rr = (size_t)r * r;
-    size_t tot = n * 4 + n * (size_t)c->nreg + (size_t)c->nd + rr * 5 +
+    size_t tot = n * 4 + n * (size_t)c->nreg + (size_t)c->nd + rr + lyap_work(r) +
                  4 * (size_t)(r + c->nd + 2) + (size_t)c->npar + 1;
     c->ys = calloc(tot, sizeof(double));
     if (!c->ys)
@@ -889,7 +1137,7 @@ static int fit_init(fitctx_t *c, const tc_arima_spec_t *spec, const double *y,
     c->delta = c->X + n * (size_t)c->nreg;
     c->P0 = c->delta + c->nd;
     c->lwork = c->P0 + rr;
-    c->xwork = c->lwork + 4 * rr;
+    c->xwork = c->lwork + lyap_work(r);
     c->ubuf = c->xwork + 4 * (size_t)(r + c->nd + 2);
     int rc = kf_init(&c->kf, r, 0, 1e-11);
     if (rc)
@@ -948,6 +1196,8 @@ static double fit_eval(fitctx_t *c, const double *u)
     if (c->css) {
         int r = k->r;
         size_t start = (size_t)c->nd + (size_t)c->pprime;
+        if (c->cond > start)
+            start = c->cond;
         for (size_t t = 0; t < n && t < start; t++)
             c->e[t] = 0.0;
         for (size_t t = start; t < n; t++) {
@@ -999,21 +1249,23 @@ static lbfgsfloatval_t lb_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatv
 {
     (void)step;
     fitctx_t *c = inst;
-    const double h = 1e-5;
+    /* Forward differences: n + 1 evaluations per gradient instead of 2n + 1;
+     * with h = 1e-6 on the unconstrained scale the truncation error (about
+     * h f''/2) is far below the precision the estimates need. */
+    const double h = 1e-6;
     double *u = c->ubuf;
     for (int i = 0; i < n; i++)
         u[i] = x[i];
+    double f0 = fit_eval(c, u);
     for (int i = 0; i < n; i++) {
         u[i] = x[i] + h;
         double fp = fit_eval(c, u);
-        u[i] = x[i] - h;
-        double fm = fit_eval(c, u);
         u[i] = x[i];
-        g[i] = (fp - fm) / (2.0 * h);
+        g[i] = (fp - f0) / h;
         if (!isfinite(g[i]) || fabs(g[i]) > 1e10)
             g[i] = 0.0;
     }
-    return fit_eval(c, u);
+    return f0;
 }
 
 /* Minimises the current objective from u; returns iterations or a negative code. */
@@ -1030,14 +1282,21 @@ static int fit_minimise(fitctx_t *c, double *u, int max_iter, bool *converged)
     p.epsilon = 1e-6;
     p.past = 3;
     p.delta = 1e-10;
-    p.max_step = 5.0;
     lbfgsfloatval_t fx = 0.0;
     lbfgsfloatval_t *xv = lbfgs_malloc(c->npar);
     if (!xv)
         return TC_ENOMEM;
     for (int i = 0; i < c->npar; i++)
         xv[i] = u[i];
-    int ret = lbfgs(c->npar, xv, &fx, lb_eval, NULL, c, &p);
+    /* A line-search failure far from the optimum (a poor curvature model)
+     * is answered by restarting from the point reached, at most twice. */
+    int ret = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        ret = lbfgs(c->npar, xv, &fx, lb_eval, NULL, c, &p);
+        if (ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
+            ret == LBFGSERR_MAXIMUMITERATION)
+            break;
+    }
     for (int i = 0; i < c->npar; i++)
         u[i] = xv[i];
     lbfgs_free(xv);
@@ -1096,7 +1355,11 @@ static int fit_ols(fitctx_t *c)
         if (!isnan(c->ys[i])) {
             lo = fmin(lo, c->ys[i]);
             hi = fmax(hi, c->ys[i]);
+            cnt++;
         }
+    if (cnt < (size_t)c->npar + 3)
+        return TC_ETOOFEW;
+    cnt = 0;
     if (!(hi > lo))
         return TC_EDEGENERATE;
     for (int j = 0; j < k; j++) {
@@ -1132,6 +1395,8 @@ static int fit_ols(fitctx_t *c)
     }
     if (cnt < (size_t)c->npar + 3)
         return TC_ETOOFEW;
+    if (!isfinite(wss))
+        return TC_ERANGE; /* squares overflow: no finite likelihood */
     double rss = wss;
     if (k > 0) {
         memcpy(Ai, A, sizeof(double) * (size_t)k * k);
@@ -1220,7 +1485,7 @@ static int model_restart(tc_arima_t *m, const double *y, const double *x, size_t
     }
     kf_t kr;
     rc = kf_init(&kr, r, 0, K->tol);
-    double *P0 = rc ? NULL : malloc(sizeof(double) * 5 * (size_t)r * r);
+    double *P0 = rc ? NULL : malloc(sizeof(double) * ((size_t)r * r + lyap_work(r)));
     if (rc || !P0) {
         kf_deinit(&kr);
         free(z);
@@ -1268,7 +1533,7 @@ static int model_restart(tc_arima_t *m, const double *y, const double *x, size_t
 }
 
 /* Fit with a given spec; t0 is the absolute index of y[0]. */
-static int fit_spec(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
+int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
                     int64_t t0, const tc_arima_opts_t *opts, const double *ustart,
                     tc_arima_t **out)
 {
@@ -1307,6 +1572,10 @@ static int fit_spec(const tc_arima_spec_t *spec, const double *y, const double *
     rc = fit_minimise(&c, u, o.max_iter, &conv);
     if (rc)
         goto done;
+    if (!conv && o.require_convergence) {
+        rc = TC_ENOCONVERGE;
+        goto done;
+    }
     tc_arima_params_t par = c.par;
     par.sigma2 = c.ssq / (double)c.nobs;
     rc = tc__arima_alloc(&c.spec, &o, &m);
@@ -1332,7 +1601,7 @@ int tc_arima_fit(const tc_arima_spec_t *spec, const double *y, const double *x, 
 {
     if (!spec || !out)
         return TC_EINVAL;
-    return fit_spec(spec, y, x, n, 0, opts, NULL, out);
+    return tc__arima_fit_spec(spec, y, x, n, 0, opts, NULL, out);
 }
 
 int tc_arima_loglik(const tc_arima_spec_t *spec, const tc_arima_params_t *params,
@@ -1369,4 +1638,133 @@ int tc_arima_loglik(const tc_arima_spec_t *spec, const tc_arima_params_t *params
 done:
     fit_deinit(&c);
     return rc;
+}
+
+int tc__arima_css_score(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
+                        size_t cond, int max_iter, double *aicc, double *u)
+{
+    int rc = spec_check(spec);
+    if (rc)
+        return rc;
+    fitctx_t c;
+    rc = fit_init(&c, spec, y, x, n, 0);
+    if (!rc && n < (size_t)(c.nd + c.pprime + c.npar + 3))
+        rc = TC_ETOOFEW;
+    if (!rc)
+        rc = fit_ols(&c);
+    if (!rc) {
+        bool conv;
+        c.css = true;
+        c.cond = cond;
+        memset(u, 0, sizeof(double) * (size_t)c.npar);
+        rc = fit_minimise(&c, u, max_iter, &conv);
+    }
+    if (!rc) {
+        double nob = (double)c.nobs;
+        int k = c.npar + 1;
+        double ll = -0.5 * nob * (log(2.0 * M_PI * c.ssq / nob) + 1.0);
+        *aicc = nob - k - 1 > 0 ? -2.0 * ll + 2.0 * k + 2.0 * k * (k + 1) / (nob - k - 1) : INFINITY;
+    }
+    fit_deinit(&c);
+    return rc;
+}
+
+/* ---------- background refit ---------- */
+
+struct tc_arima_refit {
+    tc_arima_spec_t spec;
+    tc_arima_opts_t opt;
+    bool auto_orders;
+    double *y, *x;
+    size_t n;
+    int64_t t_end; /* m->t when the job was made */
+    tc_arima_t *result;
+    int rc;
+    bool ran;
+};
+
+int tc_arima_refit_new(const tc_arima_t *m, bool auto_orders, tc_arima_refit_t **out)
+{
+    if (!m || !out)
+        return TC_EINVAL;
+    tc_arima_refit_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return TC_ENOMEM;
+    int ne = m->spec.n_exog;
+    j->spec = m->spec;
+    j->opt = m->opt;
+    j->auto_orders = auto_orders;
+    j->n = m->hlen;
+    j->t_end = m->t;
+    j->y = malloc(sizeof(double) * (j->n + 1));
+    j->x = ne ? malloc(sizeof(double) * (j->n * (size_t)ne + 1)) : NULL;
+    if (!j->y || (ne && !j->x)) {
+        tc_arima_refit_free(j);
+        return TC_ENOMEM;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        j->y[i] = m->hy[slot];
+        if (ne)
+            memcpy(j->x + i * (size_t)ne, m->hx + slot * (size_t)ne, sizeof(double) * (size_t)ne);
+    }
+    j->rc = TC_EAGAIN;
+    *out = j;
+    return 0;
+}
+
+int tc_arima_refit_run(tc_arima_refit_t *j)
+{
+    if (!j)
+        return TC_EINVAL;
+    int64_t t0 = j->t_end - (int64_t)j->n;
+    tc_arima_free(j->result);
+    j->result = NULL;
+    if (j->auto_orders && !j->spec.drift) {
+        j->rc = tc_arima_auto(j->y, j->x, j->n, j->spec.n_exog, j->spec.s, j->spec.lambda,
+                              &j->opt, &j->result);
+        /* automatic orders fit from time 0 of the copy: align the clock */
+        if (!j->rc)
+            j->result->t = j->t_end;
+    } else {
+        j->rc = tc__arima_fit_spec(&j->spec, j->y, j->x, j->n, t0, &j->opt, NULL, &j->result);
+    }
+    j->ran = true;
+    return j->rc;
+}
+
+int tc_arima_refit_apply(tc_arima_t *m, tc_arima_refit_t *j)
+{
+    if (!m || !j || !j->ran)
+        return TC_EINVAL;
+    if (j->rc)
+        return j->rc;
+    tc_arima_t *r = j->result;
+    int ne = m->spec.n_exog;
+    if (m->t < j->t_end || r->spec.n_exog != ne)
+        return TC_EINVAL;
+    size_t extra = (size_t)(m->t - j->t_end);
+    if (extra > m->hlen)
+        return TC_ERANGE;
+    for (size_t i = m->hlen - extra; i < m->hlen; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        int rc = tc_arima_update(r, m->hy[slot], ne ? m->hx + slot * (size_t)ne : NULL);
+        if (rc && rc != TC_ERANGE)
+            return rc;
+    }
+    /* swap the contents so that m's address stays valid; the job frees the old */
+    tc_arima_t tmp = *m;
+    *m = *r;
+    *r = tmp;
+    return 0;
+}
+
+void tc_arima_refit_free(tc_arima_refit_t *j)
+{
+    if (!j)
+        return;
+    tc_arima_free(j->result);
+    free(j->y);
+    free(j->x);
+    free(j);
 }

@@ -66,6 +66,9 @@ typedef struct tc_arima_opts {
                            frozen; 0: 1e-11; negative: never freeze */
     int max_iter;       /* L-BFGS iterations per stage; 0: 200 */
     double time_budget; /* seconds for automatic order search; 0: 30 */
+    bool require_convergence; /* fit fails with TC_ENOCONVERGE when the
+                                 optimiser stops without converging (default:
+                                 keep the best point, info.converged false) */
 } tc_arima_opts_t;
 
 typedef struct tc_arima_info {
@@ -111,8 +114,10 @@ void tc_arima_free(tc_arima_t *m);
  * x (row-major n x n_exog, NULL when n_exog == 0), then filters y so that
  * the returned model forecasts y[n], y[n+1], ...  Returns TC_ETOOFEW (not
  * enough finite observations for the orders), TC_EDEGENERATE (constant
- * series after differencing), TC_ERANGE (transform of a non-positive value),
- * TC_ENOCONVERGE (optimiser failed to find a finite likelihood), TC_EINVAL,
+ * series after differencing), TC_ERANGE (transform of a non-positive value,
+ * or values so large that their squares overflow), TC_ENAN (infinite y),
+ * TC_ENOCONVERGE (no finite likelihood found, or the optimiser stopped
+ * without converging when opts->require_convergence), TC_EINVAL,
  * TC_ENOMEM.  Caller owns *out.
  */
 int tc_arima_fit(const tc_arima_spec_t *spec, const double *y, const double *x,

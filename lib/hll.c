@@ -103,21 +103,32 @@ static double tau(double x)
     return z / 3.0;
 }
 
-double tc_hll_estimate(const tc_hll_t *h)
+void tc_hll_histogram(const tc_hll_t *h, uint32_t *hist)
 {
-    unsigned p = h->p, q = 64 - p;
-    size_t m = tc_hll_size(p);
-    uint32_t c[66] = {0};
+    size_t m = tc_hll_size(h->p);
+    memset(hist, 0, TC_HLL_HIST_LEN * sizeof(*hist));
     for (size_t i = 0; i < m; i++)
-        c[h->regs[i]]++;
-    if (c[0] == m)
+        hist[h->regs[i]]++;
+}
+
+double tc_hll_estimate_histogram(unsigned p, const uint32_t *c)
+{
+    unsigned q = 64 - p;
+    double md = (double)tc_hll_size(p);
+    if ((double)c[0] == md)
         return 0.0;
-    double md = (double)m;
     double z = md * tau(1.0 - (double)c[q + 1] / md);
     for (unsigned k = q; k >= 1; k--)
         z = 0.5 * (z + (double)c[k]);
     z += md * sigma((double)c[0] / md);
     return (md * md / (2.0 * log(2.0))) / z;
+}
+
+double tc_hll_estimate(const tc_hll_t *h)
+{
+    uint32_t c[TC_HLL_HIST_LEN];
+    tc_hll_histogram(h, c);
+    return tc_hll_estimate_histogram(h->p, c);
 }
 
 int tc_hll_merge(tc_hll_t *dst, const tc_hll_t *src)

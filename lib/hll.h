@@ -48,18 +48,51 @@ void tc_hll_free(tc_hll_t *h);
 /* Empties the sketch. */
 void tc_hll_clear(tc_hll_t *h);
 
-/* Adds one element given its 64-bit hash (use a good hash: tc_hll_hash). */
+/* Entries of a register histogram: values 0..65-p, at most TC_HLL_HIST_LEN. */
+#define TC_HLL_HIST_LEN (66 - TC_HLL_MIN_P)
+
+/*
+ * Adds one element given its 64-bit hash (use a good hash: tc_hll_hash).
+ * If hist is non-NULL it is the register histogram of h (hist[k] = number
+ * of registers holding k; all m at value 0 for an empty sketch) and is kept
+ * up to date, so that tc_hll_estimate_histogram costs O(64) instead of O(m).
+ */
+/*
+ * Splits a hash into the register index (top p bits) and the value it
+ * offers (rank of the first 1 bit in the low 64 - p bits, 1..65-p).
+ */
+static inline void tc_hll_split(unsigned p, uint64_t hash, uint32_t *idx, uint8_t *rank)
+{
+    uint64_t rest = hash << p;
+    uint8_t r = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(65 - p);
+    *idx = (uint32_t)(hash >> (64 - p));
+    *rank = r > 65 - p ? (uint8_t)(65 - p) : r;
+}
+
+/* Raises register idx to rank, keeping hist (may be NULL) in step. */
+static inline void tc_hll_raise(tc_hll_t *h, uint32_t idx, uint8_t rank, uint32_t *hist)
+{
+    uint8_t old = h->regs[idx];
+    if (old < rank) {
+        h->regs[idx] = rank;
+        if (hist) {
+            hist[old]--;
+            hist[rank]++;
+        }
+    }
+}
+
+static inline void tc_hll_add_hash_tracked(tc_hll_t *h, uint64_t hash, uint32_t *hist)
+{
+    uint32_t idx;
+    uint8_t rank;
+    tc_hll_split(h->p, hash, &idx, &rank);
+    tc_hll_raise(h, idx, rank, hist);
+}
+
 static inline void tc_hll_add_hash(tc_hll_t *h, uint64_t hash)
 {
-    unsigned p = h->p;
-    uint32_t idx = (uint32_t)(hash >> (64 - p));
-    uint64_t rest = hash << p;
-    /* rank of the first 1 bit of the 64-p low bits, capped at 65-p */
-    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(65 - p);
-    if (rank > 65 - p)
-        rank = (uint8_t)(65 - p);
-    if (h->regs[idx] < rank)
-        h->regs[idx] = rank;
+    tc_hll_add_hash_tracked(h, hash, NULL);
 }
 
 /*
@@ -69,8 +102,15 @@ static inline void tc_hll_add_hash(tc_hll_t *h, uint64_t hash)
  */
 uint64_t tc_hll_hash(const void *data, size_t len, const uint8_t *key16);
 
-/* Estimated number of distinct elements added. */
+/* Estimated number of distinct elements added. O(m). */
 double tc_hll_estimate(const tc_hll_t *h);
+
+/* The same estimate from the register histogram hist[0..65-p] of a
+ * precision-p sketch. O(64). */
+double tc_hll_estimate_histogram(unsigned p, const uint32_t *hist);
+
+/* Fills hist[0..TC_HLL_HIST_LEN) with the register histogram of h. */
+void tc_hll_histogram(const tc_hll_t *h, uint32_t *hist);
 
 /* dst = dst union src. TC_EINVAL if the precisions differ. */
 int tc_hll_merge(tc_hll_t *dst, const tc_hll_t *src);

@@ -51,6 +51,13 @@
  * head stays 2 x H whatever horizon is asked. The cost is H batched forward
  * steps per forecast and intervals that are conditional on the fed-back path.
  *
+ * Intervals: the head's variance is learnt in-sample and, after many passes
+ * or on a changing series, is too confident; each series therefore keeps a
+ * running mean c of its squared standardised one-step errors
+ * ((z - mu)^2 exp(-s), measured before the model trains on the value) and
+ * reports the deviation s_scale * sqrt(c) * exp(s/2): a per-series variance
+ * recalibration that is 1 for a calibrated head.
+ *
  * Gates use sigma(x) = 1 / (1 + e^-x) and tanh(x) = 2 sigma(2x) - 1 with
  * a branch-free e^x (range reduction to 2^k 2^f, degree-6 polynomial for 2^f,
  * relative error about 2e-7), written so that gcc vectorises the loops:
@@ -68,6 +75,8 @@
 
 #define SNAPSHOT_VERSION 1u
 #define ZCLAMP 10.0f
+/* Weight, in observations, of the initial calibration factor 1. */
+#define CAL_PRIOR 10
 
 /* Per-series bookkeeping; the float state lives in the model's pool at
  * pool + slot * S, laid out as
@@ -81,6 +90,8 @@ typedef struct series {
     uint64_t count;    /* finite values seen */
     float pred_mu;     /* newest forecast, scaled units */
     float pred_ls;     /* its log-variance */
+    double cal;        /* running mean of squared standardised one-step errors */
+    uint64_t n_cal;    /* errors in it */
     uint32_t n_in;     /* inputs in the window, <= bptt */
     uint32_t head;     /* ring index of the oldest input */
     uint32_t n_lag;    /* values in the lag ring, <= season */
@@ -132,6 +143,10 @@ struct tc_lstm {
  * them only when compares are taken as non-trapping, which nothing here
  * relies on. Applied to the gate functions and the loops that inline them. */
 #define GATE_FN __attribute__((optimize("no-trapping-math")))
+#define GATE_LOOP GATE_FN __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Adam's square roots vectorise only without errno (inputs are >= 0 anyway). */
+#define ADAM_LOOP __attribute__((optimize("no-trapping-math", "no-math-errno"))) \
+    __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* e^x for x in about [-87, 88]; callers clamp. 2^k 2^f with k = round(x log2 e). */
 GATE_FN static inline float fast_exp(float x)
@@ -155,7 +170,7 @@ GATE_FN static inline float fast_tanh(float x) { return 2.0f / (1.0f + fast_exp(
 /* Activates one row of gate pre-activations a (4H) in place after adding the
  * bias: sigma on the i, f, o blocks, tanh = 2 sigma(2x) - 1 on the g block
  * (sc holds the factor 1 or 2 per column). n is a multiple of 8. */
-GATE_FN static void gates_act(float *restrict a, const float *restrict sc, const float *restrict bias, int n, int H)
+GATE_LOOP static void gates_act(float *restrict a, const float *restrict sc, const float *restrict bias, int n, int H)
 {
     for (int q = 0; q < n; q += 8)
         for (int u = 0; u < 8; u++) a[q + u] = fast_sigmoid(sc[q + u] * (a[q + u] + bias[q + u]));
@@ -165,7 +180,7 @@ GATE_FN static void gates_act(float *restrict a, const float *restrict sc, const
 }
 
 /* c = f c_prev + i g, h = o tanh(c) for one row (activated gates a). */
-GATE_FN static void cell(const float *restrict a, const float *restrict cp, float *restrict c, float *restrict h, int H)
+GATE_LOOP static void cell(const float *restrict a, const float *restrict cp, float *restrict c, float *restrict h, int H)
 {
     const float *ig = a, *fg = a + H, *gg = a + 2 * H, *og = a + 3 * H;
     for (int q = 0; q < H; q += 8)
@@ -178,7 +193,7 @@ GATE_FN static void cell(const float *restrict a, const float *restrict cp, floa
 
 /* Gate pre-activation gradients da (4H) of one row from dh and dc (in: from
  * the step after; out: dc becomes dc_{t-1}). */
-GATE_FN static void cell_grad(const float *restrict a, const float *restrict c, const float *restrict cp,
+GATE_LOOP static void cell_grad(const float *restrict a, const float *restrict c, const float *restrict cp,
                               const float *restrict dh, float *restrict dc, float *restrict da, int H)
 {
     const float *ig = a, *fg = a + H, *gg = a + 2 * H, *og = a + 3 * H;
@@ -554,6 +569,19 @@ static double loss_grad(tc_lstm_t *m, size_t B, double inv_n)
     return loss * inv_n;
 }
 
+/* One Adam step on n parameters with gradient scale sc. */
+ADAM_LOOP static void adam_loop(float *restrict p, const float *restrict g, float *restrict am,
+                                float *restrict av, size_t n, float sc, float b1, float b2, float step,
+                                float eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * sc;
+        am[i] = b1 * am[i] + (1.0f - b1) * gi;
+        av[i] = b2 * av[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * am[i] / (sqrtf(av[i]) + eps);
+    }
+}
+
 /* Clips the gradient's global norm and takes one Adam step. */
 static void adam_update(tc_lstm_t *m)
 {
@@ -567,12 +595,7 @@ static void adam_update(tc_lstm_t *m)
     double bc1 = 1.0 - pow(c->beta1, (double)m->adam_t), bc2 = 1.0 - pow(c->beta2, (double)m->adam_t);
     float step = (float)(c->lr * sqrt(bc2) / bc1);
     float b1 = c->beta1, b2 = c->beta2, eps = c->adam_eps * (float)sqrt(bc2);
-    for (size_t i = 0; i < m->np; i++) {
-        float gi = m->g[i] * sc;
-        m->am[i] = b1 * m->am[i] + (1.0f - b1) * gi;
-        m->av[i] = b2 * m->av[i] + (1.0f - b2) * gi * gi;
-        m->p[i] -= step * m->am[i] / (sqrtf(m->av[i]) + eps);
-    }
+    adam_loop(m->p, m->g, m->am, m->av, m->np, sc, b1, b2, step, eps);
 }
 
 int tc_lstm_window_grad(tc_lstm_t *m, size_t n, int k, const float *x, const float *state0,
@@ -750,6 +773,7 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
         if (!s->active) {
             series_clear(m, slot);
             s->active = 1;
+            s->cal = 1.0;
         }
         double v = y[i];
         bool finite = isfinite(v);
@@ -757,6 +781,14 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
             if (!s->has_pred) continue; /* nothing to go on yet */
             v = s->mean + scaler_sd(s) * s->pred_mu;
         } else {
+            if (s->has_pred) { /* out-of-sample error of the forecast just made */
+                double zr = clampz((v - s->mean) / scaler_sd(s)) - s->pred_mu;
+                double r2 = zr * zr * exp(-(double)s->pred_ls);
+                s->n_cal++;
+                double a = 1.0 / (double)(s->n_cal + CAL_PRIOR);
+                if (a < m->cfg.scale_alpha) a = m->cfg.scale_alpha;
+                s->cal += a * ((r2 < 100.0 ? r2 : 100.0) - s->cal);
+            }
             s->count++;
             double a = 1.0 / (double)s->count;
             if (a < m->cfg.scale_alpha) a = m->cfg.scale_alpha;
@@ -835,7 +867,7 @@ int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_
         s->has_pred = 1;
         double ssd = scaler_sd(s);
         if (mean) mean[i] = (float)(s->mean + ssd * mu);
-        if (sd) sd[i] = (float)(ssd * exp(0.5 * ls));
+        if (sd) sd[i] = (float)(ssd * sqrt(s->cal) * exp(0.5 * ls));
     }
     return 0;
 }
@@ -858,7 +890,7 @@ int tc_lstm_forecast(tc_lstm_t *m, size_t n, const int32_t *slots, int horizon,
         if (!s->active || !s->has_pred) continue;
         double ssd = scaler_sd(s);
         mean[i * horizon] = (float)(s->mean + ssd * s->pred_mu);
-        sd[i * horizon] = (float)(ssd * exp(0.5 * s->pred_ls));
+        sd[i * horizon] = (float)(ssd * sqrt(s->cal) * exp(0.5 * s->pred_ls));
         m->path[B * horizon] = mean[i * horizon];
         state_to_row(m, B, series_f(m, slots[i]) + 2 * LH);
         m->idx[B] = (int32_t)i;
@@ -890,7 +922,7 @@ int tc_lstm_forecast(tc_lstm_t *m, size_t n, const int32_t *slots, int horizon,
             ls = ls < -20.0f ? -20.0f : (ls > 20.0f ? 20.0f : ls);
             m->out[2 * r] = mu;
             mean[i * horizon + h - 1] = (float)(s->mean + ssd * mu);
-            sd[i * horizon + h - 1] = (float)(ssd * exp(0.5 * ls));
+            sd[i * horizon + h - 1] = (float)(ssd * sqrt(s->cal) * exp(0.5 * ls));
             m->path[r * horizon + h - 1] = mean[i * horizon + h - 1];
             for (int l = 0; l < L; l++) {
                 memcpy(m->h0w + r * LH + (size_t)l * H, m->hs[l] + r * H, H * sizeof(float));
@@ -953,6 +985,8 @@ int tc_lstm_save(const tc_lstm_t *m, uint8_t **buf, size_t *len)
         e->has_pred = s->has_pred;
         e->pred_mu = s->pred_mu;
         e->pred_ls = s->pred_ls;
+        e->calib = s->cal;
+        e->n_calib = s->n_cal;
         e->n_in = s->n_in;
         e->head = s->head;
         e->n_lag = s->n_lag;
@@ -1028,6 +1062,8 @@ int tc_lstm_load(const uint8_t *buf, size_t len, tc_lstm_t **out)
         s->has_pred = e->has_pred ? 1 : 0;
         s->pred_mu = e->pred_mu;
         s->pred_ls = e->pred_ls;
+        s->cal = e->calib > 0 && isfinite(e->calib) ? e->calib : 1.0;
+        s->n_cal = e->n_calib;
         s->n_in = e->n_in;
         s->head = e->head;
         s->n_lag = e->n_lag;

@@ -87,8 +87,9 @@ const tc_lstm_config_t *tc_lstm_config(const tc_lstm_t *m);
  *             n newly observed values given their previous forecasts,
  *             backpropagated over each series' last bptt steps.
  *   mean, sd  out, n each (either may be NULL): the Gaussian one-step
- *             forecast of the next bucket in series units; NaN when series i
- *             has never had a finite value.
+ *             forecast of the next bucket in series units (sd recalibrated
+ *             per series by its recent standardised errors, see lstm.c); NaN
+ *             when series i has never had a finite value.
  * Returns 0; TC_EINVAL (n > max_batch, a slot out of range or repeated,
  * NULL slots/t_ms/y) with nothing changed. No allocation. */
 int tc_lstm_step(tc_lstm_t *m, size_t n, const int32_t *slots, const int64_t *t_ms,

@@ -7,7 +7,7 @@ PKGS=(build-essential pkg-config
       librdkafka-dev libuv1-dev libopenblas-dev liblapacke-dev
       libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev libinih-dev libsodium-dev liblbfgs-dev
-      redis-server redis-tools maven default-jre-headless python3-venv gawk)
+      redis-server redis-tools maven default-jre-headless python3-venv gawk jq)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -78,15 +78,15 @@ static long parse_width(const char *s)
     }
 }
 
-static bool name_is_count(const char *path)
+bool eval_name_is_count(const char *path)
 {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
     return strstr(b, "Twitter_volume") || strstr(b, "nyc_taxi") || strstr(b, "elb_request_count");
 }
 
-/* Reads and buckets the file; *y is malloc'd. */
-static int load_series(const char *path, long width, bool sum, double **y, size_t *n)
+/* Reads and buckets the file; *y is malloc'd (declared in eval_model.h). */
+int eval_load_series(const char *path, long width, bool sum, double **y, size_t *n)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -286,10 +286,10 @@ int cmd_eval(int argc, char **argv)
         period = width < 86400 && 86400 % width == 0 ? (int)(86400 / width) : 7;
     for (int i = 0; list && models[i]; i++)
         (void)0;
-    bool sum = agg ? !strcmp(agg, "sum") : name_is_count(file);
+    bool sum = agg ? !strcmp(agg, "sum") : eval_name_is_count(file);
     double *y = NULL;
     size_t n = 0;
-    int rc = load_series(file, width, sum, &y, &n);
+    int rc = eval_load_series(file, width, sum, &y, &n);
     if (rc) {
         fprintf(stderr, "tidecast eval: %s: %s\n", file, tc_strerror(rc));
         return 1;

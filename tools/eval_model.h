@@ -11,7 +11,18 @@
 #ifndef TC_EVAL_MODEL_H
 #define TC_EVAL_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * Reads `timestamp,value` rows of path and aggregates them into buckets of
+ * width seconds from the first to the last (PEERS.md protocol step 1): sum
+ * (empty bucket 0) or mean (empty bucket = previous).  *y is malloc'd, the
+ * caller frees it.  Returns 0, TC_EIO, TC_EPARSE or TC_ENOMEM.
+ */
+int eval_load_series(const char *path, long width, bool sum, double **y, size_t *n);
+/* Whether the file name marks a count series (bucket = sum). */
+bool eval_name_is_count(const char *path);
 
 typedef struct eval_model_ops {
     const char *name; /* as given to --models */

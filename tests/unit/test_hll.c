@@ -92,3 +92,22 @@ TC_TEST(hll_init_rejects_bad_precision)
     CHECK(tc_hll_new(2) == NULL);
     tc_hll_free(NULL);
 }
+
+/* The histogram kept on add equals the one counted from the registers, and
+ * both estimates agree exactly. */
+TC_TEST(hll_tracked_histogram_matches_registers)
+{
+    tc_hll_t *h = tc_hll_new(10);
+    CHECK(h != NULL);
+    uint32_t tracked[TC_HLL_HIST_LEN] = {0}, counted[TC_HLL_HIST_LEN];
+    tracked[0] = (uint32_t)tc_hll_size(10);
+    char buf[32];
+    for (int i = 0; i < 50000; i++) {
+        int n = snprintf(buf, sizeof(buf), "id%d", i % 30000);
+        tc_hll_add_hash_tracked(h, tc_hll_hash(buf, (size_t)n, NULL), tracked);
+    }
+    tc_hll_histogram(h, counted);
+    CHECK(memcmp(tracked, counted, sizeof(counted)) == 0);
+    CHECK_NEAR(tc_hll_estimate_histogram(10, tracked), tc_hll_estimate(h), 0);
+    tc_hll_free(h);
+}

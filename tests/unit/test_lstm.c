@@ -263,13 +263,14 @@ TC_TEST(lstm_online_beats_seasonal_naive)
     uint64_t rng = 11;
     static double y[T];
     for (int t = 0; t < T; t++) y[t] = daily_value(t, 500, 100, 0.3, 10, &rng);
-    double se_lstm = 0, se_naive = 0, pred = NAN;
-    int cnt = 0;
+    double se_lstm = 0, se_naive = 0, pred = NAN, psd = NAN;
+    int cnt = 0, covered = 0;
     int32_t slot = 0;
     for (int t = 0; t < T; t++) {
         if (t >= WARM) {
             se_lstm += (y[t] - pred) * (y[t] - pred);
             se_naive += (y[t] - y[t - 24]) * (y[t] - y[t - 24]);
+            covered += fabs(y[t] - pred) <= 1.2815515655446004 * psd;
             cnt++;
         }
         float v = (float)y[t], mu, sd;
@@ -277,10 +278,14 @@ TC_TEST(lstm_online_beats_seasonal_naive)
         CHECK_OK(tc_lstm_step(m, 1, &slot, &ts, &v, NULL, true, &mu, &sd));
         CHECK(isfinite(mu) && sd > 0);
         pred = mu;
+        psd = sd;
     }
     double rmse_lstm = sqrt(se_lstm / cnt), rmse_naive = sqrt(se_naive / cnt);
     /* Noise sd 10: the best possible RMSE is 10, seasonal naive's is 10 sqrt 2. */
     CHECK_MSG(rmse_lstm < rmse_naive, "LSTM RMSE %.3f vs seasonal naive %.3f", rmse_lstm, rmse_naive);
+    /* The 80% interval covers about 80% of the outcomes (2000 of them: a
+     * binomial sd of 0.9 points; the band allows for the model's own error). */
+    CHECK_MSG(covered > 0.72 * cnt && covered < 0.88 * cnt, "80%% interval coverage %.3f", (double)covered / cnt);
     tc_lstm_free(m);
 }
 
