@@ -92,7 +92,7 @@ typedef struct tc_arima_info {
     double aic, aicc, bic;
     size_t nobs;    /* observations in the likelihood */
     int n_params;   /* estimated, sigma2 included */
-    int iterations; /* L-BFGS iterations of the exact-likelihood stage */
+    int iterations; /* gradient evaluations of the exact-likelihood stage */
     bool converged;
     int models_tried; /* automatic selection only */
 } tc_arima_info_t;
