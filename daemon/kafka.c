@@ -321,6 +321,7 @@ static void drain_consumer(tc_kafka_t *k)
                     .key_len = m->key_len,
                     .payload = m->payload,
                     .len = m->len,
+                    .impl_ = m,
                 };
                 k->st.consumed++;
                 k->hooks.message(k->hooks.ud, &tm);
@@ -651,7 +652,7 @@ int tc_kafka_pause(tc_kafka_t *k, bool pause)
     }
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
-    say(k, TC_KAFKA_LOG_INFO, "%s consumption", pause ? "paused" : "resumed");
+    say(k, TC_KAFKA_LOG_DEBUG, "%s consumption", pause ? "paused" : "resumed");
     if (!pause && !k->closed && !uv_is_active((uv_handle_t *)&k->again))
         uv_timer_start(&k->again, on_again, 0, 0);
     return 0;
@@ -786,4 +787,12 @@ int tc_kafka_mock_create_topic(tc_kafka_t *k, const char *topic, int partitions)
     if (!k->mock)
         return TC_EUNSUPPORTED;
     return rd_kafka_mock_topic_create(k->mock, topic, partitions, 1) ? TC_EINVAL : 0;
+}
+
+int tc_kafka_msg_header(const tc_kafka_msg_t *m, const char *name, const void **val, size_t *len)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (!m->impl_ || rd_kafka_message_headers((const rd_kafka_message_t *)m->impl_, &h) || !h)
+        return TC_ENOTFOUND;
+    return rd_kafka_header_get_last(h, name, val, len) ? TC_ENOTFOUND : 0;
 }

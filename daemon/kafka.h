@@ -67,7 +67,11 @@ typedef struct tc_kafka_msg {
     size_t key_len;
     const void *payload;
     size_t len;
+    const void *impl_; /* for tc_kafka_msg_header */
 } tc_kafka_msg_t;
+
+/* Last header named name of a consumed message: 0 and its value, or TC_ENOTFOUND. */
+int tc_kafka_msg_header(const tc_kafka_msg_t *m, const char *name, const void **val, size_t *len);
 
 /* A header of a produced message (copied by librdkafka). */
 typedef struct tc_kafka_header {
