@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,21 @@ typedef struct {
     tc_kafka_t *k;
     int type;
     uint64_t n, max, min;
-    uint64_t last_ms, idle_ms;
+    uint64_t last_ms, idle_ms, start_ms;
 } cons_t;
+
+/* A JSON number, or null for NaN and infinities (rotating static buffers). */
+static const char *jnum(double v)
+{
+    static char buf[8][32];
+    static int i;
+    char *b = buf[i++ & 7];
+    if (isfinite(v))
+        snprintf(b, 32, "%.17g", v);
+    else
+        snprintf(b, 32, "null");
+    return b;
+}
 
 static void jstr(const char *s, size_t n)
 {
@@ -61,17 +75,17 @@ static void on_msg(void *ud, const tc_kafka_msg_t *m)
         if (!f)
             break;
         printf(",\"series\":\"%s\",\"metric\":\"%s\",\"model\":\"%s\",\"origin_ms\":%" PRId64
-               ",\"bucket_ms\":%" PRId64 ",\"actual\":%.17g,\"steps\":[",
-               f->series, f->metric, f->model, f->origin_ms, f->bucket_ms, f->actual);
+               ",\"bucket_ms\":%" PRId64 ",\"actual\":%s,\"steps\":[",
+               f->series, f->metric, f->model, f->origin_ms, f->bucket_ms, jnum(f->actual));
         for (size_t i = 0; i < f->n_steps; i++)
-            printf("%s{\"h\":%u,\"mean\":%.17g,\"lo80\":%.17g,\"hi80\":%.17g,\"lo95\":%.17g,"
-                   "\"hi95\":%.17g}",
-                   i ? "," : "", f->steps[i]->h, f->steps[i]->mean, f->steps[i]->lo80,
-                   f->steps[i]->hi80, f->steps[i]->lo95, f->steps[i]->hi95);
+            printf("%s{\"h\":%u,\"mean\":%s,\"lo80\":%s,\"hi80\":%s,\"lo95\":%s,"
+                   "\"hi95\":%s}",
+                   i ? "," : "", f->steps[i]->h, jnum(f->steps[i]->mean), jnum(f->steps[i]->lo80),
+                   jnum(f->steps[i]->hi80), jnum(f->steps[i]->lo95), jnum(f->steps[i]->hi95));
         printf("]");
         if (f->accuracy)
-            printf(",\"accuracy\":{\"n\":%" PRIu64 ",\"mae\":%.17g,\"rmse\":%.17g}",
-                   f->accuracy->n, f->accuracy->mae, f->accuracy->rmse);
+            printf(",\"accuracy\":{\"n\":%" PRIu64 ",\"mae\":%s,\"rmse\":%s}",
+                   f->accuracy->n, jnum(f->accuracy->mae), jnum(f->accuracy->rmse));
         printf(",\"issued_at_ms\":%" PRId64, f->issued_at_ms);
         tidecast__v1__forecast__free_unpacked(f, NULL);
         break;
@@ -81,8 +95,8 @@ static void on_msg(void *ud, const tc_kafka_msg_t *m)
         if (!s)
             break;
         printf(",\"series\":\"%s\",\"current_replicas\":%u,\"recommended_replicas\":%u,"
-               "\"forecast_upper\":%.17g,\"at_h\":%u,\"origin_ms\":%" PRId64 ",\"reason\":",
-               s->series, s->current_replicas, s->recommended_replicas, s->forecast_upper,
+               "\"forecast_upper\":%s,\"at_h\":%u,\"origin_ms\":%" PRId64 ",\"reason\":",
+               s->series, s->current_replicas, s->recommended_replicas, jnum(s->forecast_upper),
                s->at_h, s->origin_ms);
         jstr(s->reason, strlen(s->reason));
         tidecast__v1__scale_signal__free_unpacked(s, NULL);
@@ -92,9 +106,10 @@ static void on_msg(void *ud, const tc_kafka_msg_t *m)
         Tidecast__V1__ChurnAlert *a = tidecast__v1__churn_alert__unpack(NULL, m->len, p);
         if (!a)
             break;
-        printf(",\"user\":\"%s\",\"risk\":%.17g,\"p_alive\":%.17g,\"last_seen_ms\":%" PRId64
-               ",\"threshold\":%.17g,\"as_of_ms\":%" PRId64,
-               a->user, a->risk, a->p_alive, a->last_seen_ms, a->threshold, a->as_of_ms);
+        printf(",\"user\":\"%s\",\"risk\":%s,\"p_alive\":%s,\"last_seen_ms\":%" PRId64
+               ",\"threshold\":%s,\"as_of_ms\":%" PRId64,
+               a->user, jnum(a->risk), jnum(a->p_alive), a->last_seen_ms, jnum(a->threshold),
+               a->as_of_ms);
         tidecast__v1__churn_alert__free_unpacked(a, NULL);
         break;
     }
@@ -102,9 +117,9 @@ static void on_msg(void *ud, const tc_kafka_msg_t *m)
         Tidecast__V1__ChurnScore *s = tidecast__v1__churn_score__unpack(NULL, m->len, p);
         if (!s)
             break;
-        printf(",\"user\":\"%s\",\"risk\":%.17g,\"p_alive\":%.17g,\"frequency\":%u,"
+        printf(",\"user\":\"%s\",\"risk\":%s,\"p_alive\":%s,\"frequency\":%u,"
                "\"as_of_ms\":%" PRId64,
-               s->user, s->risk, s->p_alive, s->frequency, s->as_of_ms);
+               s->user, jnum(s->risk), jnum(s->p_alive), s->frequency, s->as_of_ms);
         tidecast__v1__churn_score__free_unpacked(s, NULL);
         break;
     }
@@ -137,7 +152,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = uv_now(c->loop);
     if (c->n >= c->min && c->last_ms && now - c->last_ms >= c->idle_ms)
         uv_stop(c->loop);
-    if (!c->last_ms && c->min == 0 && now >= c->idle_ms + 8000)
+    if (!c->last_ms && c->min == 0 && now >= c->start_ms + c->idle_ms + 8000)
         uv_stop(c->loop); /* empty topic: give the group join time, then stop */
 }
 
@@ -197,6 +212,7 @@ int cmd_consume(int argc, char **argv)
         fprintf(stderr, "tidecast consume: %s\n", err);
         return 1;
     }
+    c.start_ms = uv_now(&loop);
     uv_timer_t t;
     uv_timer_init(&loop, &t);
     t.data = &c;
