@@ -4,6 +4,7 @@
  * checkpoints and degenerate input.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,12 @@ TC_TEST(arima_checkpoint_round_trip)
     tc_arima_free(b);
 }
 
+static void *refit_thread(void *job)
+{
+    tc_arima_refit_run(job);
+    return NULL;
+}
+
 TC_TEST(arima_refit_swaps_in_and_replays)
 {
     tc_arima_spec_t s;
@@ -434,10 +441,16 @@ TC_TEST(arima_refit_swaps_in_and_replays)
         CHECK_OK(tc_arima_update(m, y[i], NULL));
     tc_arima_refit_t *job = NULL;
     CHECK_OK(tc_arima_refit_new(m, false, &job));
-    /* the model keeps working while the job would run elsewhere */
-    for (size_t i = 700; i < 750; i++)
+    CHECK_INT_EQ(tc_arima_refit_apply(m, job), TC_EINVAL); /* not run yet */
+    /* the job runs on another thread while the model keeps being updated and forecast */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, refit_thread, job) == 0);
+    tc_arima_fc_t f1[1];
+    for (size_t i = 700; i < 750; i++) {
         CHECK_OK(tc_arima_update(m, y[i], NULL));
-    CHECK_OK(tc_arima_refit_run(job));
+        CHECK_OK(tc_arima_forecast(m, 1, NULL, f1));
+    }
+    CHECK(pthread_join(th, NULL) == 0);
     CHECK_OK(tc_arima_refit_apply(m, job));
     tc_arima_refit_free(job);
     CHECK_INT_EQ(tc_arima_nobs_seen(m), 750);
