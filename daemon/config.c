@@ -121,6 +121,13 @@ static const key_def_t keys[] = {
     {"forecast", "ensemble_lambda", T_DOUBLE, OFF(forecast.ensemble_lambda), "0.97",
      "Discount of past squared errors in the ensemble weights, per bucket (1 = no forgetting).",
      NULL, 0.5, 1, false},
+    {"forecast", "exog_dim", T_UINT, OFF(forecast.exog_dim), "0",
+     "Length of the annotation feature vectors given to the LSTM as exogenous input (the "
+     "newest annotation targeting the series or its site and valid for the forecast bucket); "
+     "annotations of another length are dead-lettered. 0: annotations are only counted.",
+     NULL, 0, 64, false},
+    {"forecast", "max_annotations", T_UINT, OFF(forecast.max_annotations), "1024",
+     "Annotations kept at once (the one expiring first makes room).", NULL, 1, 1000000, false},
     {"arima", "order", T_ORDER, OFF(arima.order), "2,1,1",
      "Non-seasonal orders p,d,q of the SARIMA model.", NULL, 0, 8, false},
     {"arima", "seasonal_order", T_ORDER, OFF(arima.seasonal), "0,0,0",
@@ -134,6 +141,11 @@ static const key_def_t keys[] = {
     {"arima", "refit_every", T_UINT, OFF(arima.refit_every), "0",
      "Refit on the last `fit_after` buckets every this many buckets; 0 = never.", NULL, 0,
      1000000, false},
+    {"arima", "apply_lag", T_UINT, OFF(arima.apply_lag), "5",
+     "Fits run on the worker pool and are used this many buckets after they start (the "
+     "buckets in between are replayed, so results do not depend on timing); 0 = fit on the "
+     "loop thread at once.",
+     NULL, 0, 10000, false},
     {"lstm", "hidden", T_UINT, OFF(lstm.hidden), "32",
      "Hidden units per LSTM layer (16 to 128, a multiple of 8).", NULL, 16, 128, false},
     {"lstm", "layers", T_UINT, OFF(lstm.layers), "1", "Stacked LSTM layers (1 or 2).", NULL, 1,

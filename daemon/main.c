@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/output.h"
 #include "daemon/source.h"
@@ -359,6 +360,8 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->season = c->forecast.season;
     pc->publish = c->forecast.publish ? TC_PIPELINE_PUBLISH_ALL : TC_PIPELINE_PUBLISH_BEST;
     pc->ensemble_lambda = c->forecast.ensemble_lambda;
+    pc->exog_dim = c->forecast.exog_dim;
+    pc->max_annotations = c->forecast.max_annotations;
     pc->arima = (c->forecast.models & TC_CONFIG_MODEL_SARIMA) != 0;
     pc->arima_spec.p = c->arima.order[0];
     pc->arima_spec.d = c->arima.order[1];
@@ -372,6 +375,7 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->arima_auto = c->arima.automatic;
     pc->arima_fit_after = c->arima.fit_after;
     pc->arima_refit_every = c->arima.refit_every;
+    pc->arima_apply_lag = c->arima.apply_lag;
     pc->lstm = (c->forecast.models & TC_CONFIG_MODEL_LSTM) != 0;
     pc->lstm_cfg.hidden = (int)c->lstm.hidden;
     pc->lstm_cfg.layers = (int)c->lstm.layers;
@@ -545,6 +549,8 @@ int main(int argc, char **argv)
     }
     tc_log_set_level((enum tc_log_level)d->cfg.log.level);
 
+    uv_loop_init(&d->loop);
+    tc_executor_bind(&pc.executor, &d->loop);
     tc_pipeline_sink_t sink = {.ctx = d,
                                .bucket = sink_bucket,
                                .forecast = sink_forecast,
@@ -553,6 +559,7 @@ int main(int argc, char **argv)
     d->exit_code = 0;
     if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
         tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
+        uv_loop_close(&d->loop);
         tc_config_deinit(&d->cfg);
         return 1;
     }
@@ -576,7 +583,6 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    uv_loop_init(&d->loop);
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_check_init(&d->loop, &d->flusher);
@@ -622,8 +628,6 @@ int main(int argc, char **argv)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->source_started)
         tc_source_deinit(&d->source);
-    if (uv_loop_close(&d->loop))
-        tc_log_debug("loop closed with handles still active", NULL);
 
 out:
     flush_outputs(d);
@@ -639,7 +643,12 @@ out:
         fclose(d->churn_alerts);
     if (d->churn_scores && d->churn_scores != stdout)
         fclose(d->churn_scores);
+    /* Freeing the pipeline waits for fits still on the worker pool; the loop
+     * then runs their completion callbacks before it can close. */
     tc_pipeline_free(d->pipe);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&d->loop))
+        tc_log_debug("loop closed with handles still active", NULL);
     tc_config_deinit(&d->cfg);
     return d->exit_code;
 }
