@@ -174,6 +174,13 @@ int tc_kafka_flush(tc_kafka_t *k, int timeout_ms);
 
 void tc_kafka_stats(const tc_kafka_t *k, tc_kafka_stats_t *out);
 
+/*
+ * Consumer lag: messages between the consumed position and the high
+ * watermark last reported by the brokers, summed over the assigned
+ * partitions (cached values: no request is made). -1 when unknown.
+ */
+int64_t tc_kafka_lag(tc_kafka_t *k);
+
 /* The bootstrap servers of the mock cluster (conf.mock_brokers > 0), else NULL. */
 const char *tc_kafka_mock_bootstrap(const tc_kafka_t *k);
 

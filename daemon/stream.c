@@ -56,7 +56,8 @@ struct tc_stream {
     part_t **parts;
     size_t nparts, cap;
     part_t *last;
-    uv_timer_t ckpt_timer, wait_timer;
+    uv_timer_t ckpt_timer, wait_timer, prog_timer;
+    uint64_t prog_ms, prog_msgs;
     int handles_open;
     unsigned pause_reasons;
     ckpt_t *waiting;        /* snapshots waiting for the producer to drain */
@@ -666,6 +667,22 @@ static void checkpoint_cycle(tc_stream_t *s)
     uv_timer_start(&s->wait_timer, on_wait, 0, 5);
 }
 
+/* A progress line per second at debug level: consumed, rate, lag. */
+static void on_progress(uv_timer_t *t)
+{
+    tc_stream_t *s = t->data;
+    if (!tc_log_enabled(TC_LOG_DEBUG))
+        return;
+    uint64_t now = uv_now(s->loop);
+    double dt = (double)(now - s->prog_ms) / 1000.0;
+    tc_log_debug("stream progress", "messages=%" PRIu64 " rate=%.0f lag=%" PRId64
+                 " kafka_backlog=%zu redis_backlog=%zu",
+                 s->st.messages, dt > 0 ? (double)(s->st.messages - s->prog_msgs) / dt : 0.0,
+                 tc_kafka_lag(s->k), tc_kafka_backlog(s->k), s->r ? tc_redis_backlog(s->r) : 0);
+    s->prog_ms = now;
+    s->prog_msgs = s->st.messages;
+}
+
 static void on_ckpt_timer(uv_timer_t *t)
 {
     tc_stream_t *s = t->data;
@@ -767,8 +784,10 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
     }
     uv_timer_init(loop, &s->ckpt_timer);
     uv_timer_init(loop, &s->wait_timer);
-    s->ckpt_timer.data = s->wait_timer.data = s;
-    s->handles_open = 2;
+    uv_timer_init(loop, &s->prog_timer);
+    s->ckpt_timer.data = s->wait_timer.data = s->prog_timer.data = s;
+    s->handles_open = 3;
+    s->prog_ms = uv_now(loop);
     if (conf->use_redis) {
         tc_redis_hooks_t rh = {.ud = s, .log = redis_log};
         s->r = tc_redis_new(loop, &conf->redis, &rh);
@@ -792,13 +811,16 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
         .revoke = on_revoke,
         .log = kafka_log_q,
     };
-    /* bootstrap.servers comes with the passthrough properties. */
+    /* bootstrap.servers comes with the passthrough properties (the last one wins). */
     for (size_t i = 0; i + 1 < 2 * conf->n_kafka_props; i += 2)
         if (!strcmp(conf->kafka_props[i], "bootstrap.servers"))
             kc.brokers = conf->kafka_props[i + 1];
     s->k = tc_kafka_new(loop, &kc, &kh, err, errlen);
     if (!s->k)
         goto fail;
+    if (tc_kafka_mock_bootstrap(s->k))
+        tc_log_info("mock cluster", "bootstrap=%s", tc_kafka_mock_bootstrap(s->k));
+    uv_timer_start(&s->prog_timer, on_progress, 1000, 1000);
     uv_timer_start(&s->ckpt_timer, on_ckpt_timer, (uint64_t)s->conf.checkpoint_ms,
                    (uint64_t)s->conf.checkpoint_ms);
     return s;
@@ -810,6 +832,7 @@ fail:
     if (s->handles_open) {
         uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
         uv_close((uv_handle_t *)&s->wait_timer, NULL);
+        uv_close((uv_handle_t *)&s->prog_timer, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
     }
     tc_redis_free(s->r);
@@ -834,6 +857,7 @@ static void finish_stop(tc_stream_t *s)
     }
     uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
     uv_close((uv_handle_t *)&s->wait_timer, NULL);
+    uv_close((uv_handle_t *)&s->prog_timer, NULL);
     tc_log_info("stream stopped", "messages=%" PRIu64 " dead_letters=%" PRIu64
                 " checkpoints=%" PRIu64 " restores=%" PRIu64,
                 s->st.messages, s->st.dead_letters, s->st.checkpoints, s->st.restores);

@@ -33,6 +33,10 @@ typedef struct {
     bool json_out, json_in;
     const char *topic[4];
     uint64_t n, bad, bad_every, limit;
+    unsigned sites;          /* > 0: rewrite site to <site>-<n mod sites> */
+    int64_t shift;           /* added to event time (per repetition) */
+    char site[256];
+    FILE *out;               /* --out: write Envelope frames here instead */
     double rate;
     uint64_t t0;
     uint8_t buf[1 << 16];
@@ -82,9 +86,23 @@ static int on_frame(void *ctx, const uint8_t *data, size_t len, uint64_t index, 
         p->n++;
         return 0;
     }
+    ev.time_ms += p->shift;
+    if (p->sites && ev.kind != TC_EVENT_ANNOTATION) {
+        int sl = snprintf(p->site, sizeof(p->site), "%.*s-%u", (int)ev.site.len, ev.site.ptr,
+                          (unsigned)(p->n % p->sites));
+        ev.site.ptr = p->site;
+        ev.site.len = (size_t)sl;
+    }
     const tc_str_t *key = ev.kind == TC_EVENT_BEHAVIOR ? &ev.user_id
                           : ev.kind == TC_EVENT_ANNOTATION ? &ev.annotation.target : &ev.site;
     size_t vlen = 0;
+    if (p->out) {
+        rc = tc_encode_envelope(&ev, p->buf, sizeof(p->buf), &vlen);
+        if (rc == 0 && fwrite(p->buf, 1, vlen, p->out) != vlen)
+            return TC_EIO;
+        p->n++;
+        return 0; /* an event that cannot be encoded is skipped */
+    }
     if (p->json_out)
         rc = tc_encode_json(&ev, (char *)p->buf, sizeof(p->buf), &vlen);
     else
@@ -121,6 +139,11 @@ static void usage(FILE *out)
             "  -r, --rate N           events per second (default: as fast as possible)\n"
             "  -n, --limit N          stop after N events\n"
             "      --bad N            also produce N undecodable messages, spread evenly\n"
+            "      --repeat N         replay the file N times, event times shifted by\n"
+            "      --shift MS         MS more at each repetition (default 1 day)\n"
+            "      --sites N          spread events over N sites <site>-0..N-1 (bench data)\n"
+            "  -o, --out FILE         write the (transformed) events to FILE as length-\n"
+            "                         delimited Envelopes instead of producing them\n"
             "  -X KEY=VALUE           librdkafka producer property\n");
 }
 
@@ -132,18 +155,23 @@ int cmd_produce(int argc, char **argv)
         {"behavior", required_argument, NULL, 2},  {"annotations", required_argument, NULL, 3},
         {"rate", required_argument, NULL, 'r'},    {"limit", required_argument, NULL, 'n'},
         {"bad", required_argument, NULL, 4},       {"help", no_argument, NULL, 'h'},
+        {"repeat", required_argument, NULL, 5},    {"shift", required_argument, NULL, 6},
+        {"sites", required_argument, NULL, 7},     {"out", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0}};
     prod_t *p = calloc(1, sizeof(*p));
     const char *brokers = NULL;
     const char *props[64];
     size_t nprops = 0;
     uint64_t nbad = 0;
+    const char *outpath = NULL;
+    unsigned long repeat = 1;
+    int64_t shift = 86400000;
     int opt, rc = 1;
     p->topic[TC_EVENT_TRAFFIC] = "traffic";
     p->topic[TC_EVENT_BEHAVIOR] = "behavior";
     p->topic[TC_EVENT_ANNOTATION] = "annotations";
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "b:f:jr:n:X:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:f:jr:n:X:ho:", opts, NULL)) != -1) {
         switch (opt) {
         case 'b': brokers = optarg; break;
         case 'f': p->json_in = !strcmp(optarg, "ndjson"); break;
@@ -154,6 +182,10 @@ int cmd_produce(int argc, char **argv)
         case 'r': p->rate = atof(optarg); break;
         case 'n': p->limit = strtoull(optarg, NULL, 10); break;
         case 4: nbad = strtoull(optarg, NULL, 10); break;
+        case 5: repeat = strtoul(optarg, NULL, 10); break;
+        case 6: shift = strtoll(optarg, NULL, 10); break;
+        case 'o': outpath = optarg; break;
+        case 7: p->sites = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'X': {
             char *eq = strchr(optarg, '=');
             if (!eq || nprops + 2 > 64) {
@@ -170,7 +202,7 @@ int cmd_produce(int argc, char **argv)
         default: usage(stderr); free(p); return 2;
         }
     }
-    if (!brokers || optind + 1 != argc) {
+    if ((!brokers && !outpath) || optind + 1 != argc) {
         usage(stderr);
         free(p);
         return 2;
@@ -188,6 +220,15 @@ int cmd_produce(int argc, char **argv)
     tc_kafka_conf_t kc = {.brokers = brokers, .props = props, .nprops = nprops / 2};
     tc_kafka_hooks_t kh = {0};
     p->loop = &loop;
+    if (outpath) {
+        p->out = fopen(outpath, "wb");
+        if (!p->out) {
+            perror(outpath);
+            goto out;
+        }
+        /* The producer is still created (unused) to keep one code path. */
+        kc.brokers = "127.0.0.1:1";
+    }
     p->k = tc_kafka_new(&loop, &kc, &kh, err, sizeof(err));
     p->dec = tc_decoder_new(NULL);
     tc_framer_t fr;
@@ -207,16 +248,33 @@ int cmd_produce(int argc, char **argv)
     static uint8_t chunk[1 << 16];
     size_t got;
     int frc = 0;
-    while (!frc && (got = fread(chunk, 1, sizeof(chunk), in)) > 0)
-        frc = tc_framer_push(&fr, chunk, got, on_frame, p);
-    if (!frc)
-        tc_framer_finish(&fr, on_frame, p);
+    for (unsigned long r = 0; r < (repeat ? repeat : 1) && !frc; r++) {
+        if (r) {
+            if (in == stdin)
+                break;
+            rewind(in);
+            tc_framer_deinit(&fr);
+            tc_framer_init(&fr, p->json_in ? TC_FRAMING_NDJSON : TC_FRAMING_PROTOBUF, 1 << 16);
+        }
+        p->shift = (int64_t)r * shift;
+        while (!frc && (got = fread(chunk, 1, sizeof(chunk), in)) > 0)
+            frc = tc_framer_push(&fr, chunk, got, on_frame, p);
+        if (!frc)
+            frc = tc_framer_finish(&fr, on_frame, p);
+    }
     tc_framer_deinit(&fr);
     /* Whatever was not spread yet. */
     static const char junk[] = "\x0a\xff\xff\xff\xff not an event";
     while (p->bad < nbad) {
         tc_kafka_produce(p->k, p->topic[TC_EVENT_TRAFFIC], "bad", 3, junk, sizeof(junk) - 1, NULL, 0);
         p->bad++;
+    }
+    if (p->out) {
+        rc = fclose(p->out) ? 1 : 0;
+        p->out = NULL;
+        fprintf(stderr, "tidecast produce: %llu events written to %s\n", (unsigned long long)p->n,
+                outpath);
+        goto out;
     }
     rc = tc_kafka_flush(p->k, 120000) ? 1 : 0;
     tc_kafka_stats_t st;
