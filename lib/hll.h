@@ -57,15 +57,21 @@ void tc_hll_clear(tc_hll_t *h);
  * of registers holding k; all m at value 0 for an empty sketch) and is kept
  * up to date, so that tc_hll_estimate_histogram costs O(64) instead of O(m).
  */
-static inline void tc_hll_add_hash_tracked(tc_hll_t *h, uint64_t hash, uint32_t *hist)
+/*
+ * Splits a hash into the register index (top p bits) and the value it
+ * offers (rank of the first 1 bit in the low 64 - p bits, 1..65-p).
+ */
+static inline void tc_hll_split(unsigned p, uint64_t hash, uint32_t *idx, uint8_t *rank)
 {
-    unsigned p = h->p;
-    uint32_t idx = (uint32_t)(hash >> (64 - p));
     uint64_t rest = hash << p;
-    /* rank of the first 1 bit of the 64-p low bits, capped at 65-p */
-    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(65 - p);
-    if (rank > 65 - p)
-        rank = (uint8_t)(65 - p);
+    uint8_t r = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(65 - p);
+    *idx = (uint32_t)(hash >> (64 - p));
+    *rank = r > 65 - p ? (uint8_t)(65 - p) : r;
+}
+
+/* Raises register idx to rank, keeping hist (may be NULL) in step. */
+static inline void tc_hll_raise(tc_hll_t *h, uint32_t idx, uint8_t rank, uint32_t *hist)
+{
     uint8_t old = h->regs[idx];
     if (old < rank) {
         h->regs[idx] = rank;
@@ -74,6 +80,14 @@ static inline void tc_hll_add_hash_tracked(tc_hll_t *h, uint64_t hash, uint32_t 
             hist[rank]++;
         }
     }
+}
+
+static inline void tc_hll_add_hash_tracked(tc_hll_t *h, uint64_t hash, uint32_t *hist)
+{
+    uint32_t idx;
+    uint8_t rank;
+    tc_hll_split(h->p, hash, &idx, &rank);
+    tc_hll_raise(h, idx, rank, hist);
 }
 
 static inline void tc_hll_add_hash(tc_hll_t *h, uint64_t hash)

@@ -16,6 +16,17 @@
  * When C advances, buckets close one width step at a time in increasing
  * start; per step every series seen (and born at or before that start)
  * emits the bucket, zero-filled when its slot holds other data or none.
+ *
+ * Unique users: most buckets of most series see few users, so a slot keeps
+ * its HyperLogLog registers sparsely, as up to SPARSE_MAX (index, rank)
+ * pairs inline (the registers that are non-zero; the estimate is the same
+ * as from the dense array, Heule et al. 2013 sec. 5.3 use the same idea).
+ * Past that the slot takes a dense block (2^p registers plus their
+ * histogram, so the close-time estimate is O(64), see hll.h) from a pool
+ * shared by the window; blocks return to the pool when their bucket closes.
+ * Memory thus follows the number of busy (series, bucket) pairs, not the
+ * number of series. The pool grows in chunks (allocation on the add path
+ * only when the number of busy buckets exceeds its past peak).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,28 +39,41 @@
 
 #define SNAPSHOT_VERSION 1
 #define SLOT_FREE INT64_MIN
+#define SPARSE_MAX 12
+#define POOL_CHUNK_BLOCKS 64
+#define NO_BLOCK UINT32_MAX
 
 typedef struct open_slot {
     int64_t start; /* SLOT_FREE when holding no bucket */
     uint64_t requests, bytes, errors, conversions;
     double revenue;
-    uint32_t has_users; /* registers non-zero */
-    uint32_t hist[TC_HLL_HIST_LEN]; /* register histogram, kept on add */
+    uint32_t dense;   /* pool block of the registers, or NO_BLOCK (sparse) */
+    uint32_t nsparse; /* sparse pairs in use */
+    uint32_t sparse[SPARSE_MAX]; /* (register index << 8) | rank, distinct indices */
 } open_slot_t;
 
 typedef struct series {
-    int64_t first;      /* start of the earliest bucket with data */
-    uint32_t n_closed;  /* buckets in the ring */
-    uint32_t head;      /* next ring position to write */
-    open_slot_t *open;  /* n_open slots */
-    uint8_t *regs;      /* n_open * m HLL registers */
+    int64_t first;       /* start of the earliest bucket with data */
+    uint32_t n_closed;   /* buckets in the ring */
+    uint32_t head;       /* next ring position to write */
+    open_slot_t *open;   /* n_open slots */
     tc_bucket_t *closed; /* ring */
 } series_t;
+
+/* Dense register blocks: m registers followed by TC_HLL_HIST_LEN counts. */
+typedef struct pool {
+    uint8_t **chunks;
+    size_t nchunks;
+    size_t block_size;
+    uint32_t *free_list; /* stack of free block numbers */
+    size_t nfree;
+    size_t nblocks;
+} pool_t;
 
 struct tc_window {
     tc_window_config_t cfg;
     unsigned n_open;
-    size_t m; /* HLL registers per slot */
+    size_t m; /* HLL registers per dense block */
     const tc_registry_t *names;
     tc_window_close_fn on_close;
     void *ud;
@@ -60,9 +84,8 @@ struct tc_window {
     series_t **series; /* max_series pointers, NULL = not seen */
     size_t hi;         /* 1 + highest index seen */
     size_t nseen;
+    pool_t pool;
 };
-
-static void slot_clear(const tc_window_t *w, open_slot_t *o);
 
 static int64_t floordiv(int64_t a, int64_t b)
 {
@@ -128,6 +151,7 @@ tc_window_t *tc_window_new(const tc_window_config_t *cfg, const tc_registry_t *n
     w->cfg.hll_precision = p;
     w->n_open = (unsigned)n_open;
     w->m = tc_hll_size(p);
+    w->pool.block_size = (w->m + TC_HLL_HIST_LEN * sizeof(uint32_t) + 15) & ~(size_t)15;
     w->names = names;
     w->on_close = on_close;
     w->ud = ud;
@@ -139,10 +163,74 @@ tc_window_t *tc_window_new(const tc_window_config_t *cfg, const tc_registry_t *n
     return w;
 }
 
+/* ---------------------------------------------------------- register pool */
+
+static uint8_t *block_regs(const tc_window_t *w, uint32_t b)
+{
+    return w->pool.chunks[b / POOL_CHUNK_BLOCKS] + (size_t)(b % POOL_CHUNK_BLOCKS) * w->pool.block_size;
+}
+
+static uint32_t *block_hist(const tc_window_t *w, uint32_t b)
+{
+    return (uint32_t *)(block_regs(w, b) + w->m);
+}
+
+/* Takes an empty dense block (registers zero, histogram {m, 0, ...}). */
+static int pool_get(tc_window_t *w, uint32_t *out)
+{
+    pool_t *pl = &w->pool;
+    if (!pl->nfree) {
+        uint8_t **chunks = realloc(pl->chunks, (pl->nchunks + 1) * sizeof(*chunks));
+        if (!chunks)
+            return TC_ENOMEM;
+        pl->chunks = chunks;
+        uint32_t *fl = realloc(pl->free_list, (pl->nblocks + POOL_CHUNK_BLOCKS) * sizeof(*fl));
+        if (!fl)
+            return TC_ENOMEM;
+        pl->free_list = fl;
+        uint8_t *c = calloc(POOL_CHUNK_BLOCKS, pl->block_size);
+        if (!c)
+            return TC_ENOMEM;
+        pl->chunks[pl->nchunks++] = c;
+        for (size_t i = POOL_CHUNK_BLOCKS; i-- > 0;)
+            pl->free_list[pl->nfree++] = (uint32_t)(pl->nblocks + i);
+        pl->nblocks += POOL_CHUNK_BLOCKS;
+        for (size_t i = 0; i < POOL_CHUNK_BLOCKS; i++)
+            block_hist(w, (uint32_t)(pl->nblocks - POOL_CHUNK_BLOCKS + i))[0] = (uint32_t)w->m;
+    }
+    *out = pl->free_list[--pl->nfree];
+    return 0;
+}
+
+/* Returns block b to the pool, cleared. */
+static void pool_put(tc_window_t *w, uint32_t b)
+{
+    memset(block_regs(w, b), 0, w->pool.block_size);
+    block_hist(w, b)[0] = (uint32_t)w->m;
+    w->pool.free_list[w->pool.nfree++] = b;
+}
+
+/* ------------------------------------------------------------------ series */
+
+/* Empties slot o, returning its dense block if it has one. */
+static void slot_clear(tc_window_t *w, open_slot_t *o)
+{
+    if (o->dense != NO_BLOCK)
+        pool_put(w, o->dense);
+    memset(o, 0, sizeof(*o));
+    o->start = SLOT_FREE;
+    o->dense = NO_BLOCK;
+}
+
 static void free_series(tc_window_t *w)
 {
     for (size_t i = 0; i < w->hi; i++) {
-        free(w->series[i]);
+        series_t *s = w->series[i];
+        if (!s)
+            continue;
+        for (unsigned k = 0; k < w->n_open; k++)
+            slot_clear(w, &s->open[k]);
+        free(s);
         w->series[i] = NULL;
     }
     w->hi = 0;
@@ -154,33 +242,29 @@ void tc_window_free(tc_window_t *w)
     if (!w)
         return;
     free_series(w);
+    for (size_t i = 0; i < w->pool.nchunks; i++)
+        free(w->pool.chunks[i]);
+    free(w->pool.chunks);
+    free(w->pool.free_list);
     free(w->series);
     free(w);
 }
 
-/* Empties slot o (its registers are cleared by the caller if needed). */
-static void slot_clear(const tc_window_t *w, open_slot_t *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->start = SLOT_FREE;
-    o->hist[0] = (uint32_t)w->m;
-}
-
-/* One allocation per series: header, open slots, registers, ring. */
+/* One allocation per series: header, open slots, ring. */
 static series_t *series_new(tc_window_t *w, int64_t first)
 {
     size_t n_open = w->n_open;
-    size_t sz = sizeof(series_t) + n_open * sizeof(open_slot_t) + w->cfg.ring * sizeof(tc_bucket_t) +
-                n_open * w->m;
-    series_t *s = calloc(1, sz);
+    series_t *s = calloc(1, sizeof(series_t) + n_open * sizeof(open_slot_t) +
+                                w->cfg.ring * sizeof(tc_bucket_t));
     if (!s)
         return NULL;
     s->first = first;
     s->open = (open_slot_t *)(s + 1);
     s->closed = (tc_bucket_t *)(s->open + n_open);
-    s->regs = (uint8_t *)(s->closed + w->cfg.ring);
-    for (size_t i = 0; i < n_open; i++)
-        slot_clear(w, &s->open[i]);
+    for (size_t i = 0; i < n_open; i++) {
+        s->open[i].start = SLOT_FREE;
+        s->open[i].dense = NO_BLOCK;
+    }
     return s;
 }
 
@@ -208,6 +292,50 @@ static void ring_push(const tc_window_t *w, series_t *s, const tc_bucket_t *b)
         s->n_closed++;
 }
 
+/* Distinct-user estimate of slot o. */
+static double slot_users(const tc_window_t *w, const open_slot_t *o)
+{
+    if (o->dense != NO_BLOCK)
+        return tc_hll_estimate_histogram(w->cfg.hll_precision, block_hist(w, o->dense));
+    if (!o->nsparse)
+        return 0.0;
+    uint32_t hist[TC_HLL_HIST_LEN] = {0};
+    hist[0] = (uint32_t)(w->m - o->nsparse);
+    for (uint32_t i = 0; i < o->nsparse; i++)
+        hist[o->sparse[i] & 0xff]++;
+    return tc_hll_estimate_histogram(w->cfg.hll_precision, hist);
+}
+
+/* Raises register idx of slot o to rank, going dense when the sparse pairs
+ * run out. Returns 0 or TC_ENOMEM (slot unchanged). */
+static int slot_raise(tc_window_t *w, open_slot_t *o, uint32_t idx, uint8_t rank)
+{
+    if (o->dense == NO_BLOCK) {
+        for (uint32_t i = 0; i < o->nsparse; i++) {
+            if (o->sparse[i] >> 8 == idx) {
+                if ((o->sparse[i] & 0xff) < rank)
+                    o->sparse[i] = idx << 8 | rank;
+                return 0;
+            }
+        }
+        if (o->nsparse < SPARSE_MAX) {
+            o->sparse[o->nsparse++] = idx << 8 | rank;
+            return 0;
+        }
+        uint32_t b;
+        if (pool_get(w, &b))
+            return TC_ENOMEM;
+        tc_hll_t h = {(uint8_t)w->cfg.hll_precision, block_regs(w, b)};
+        for (uint32_t i = 0; i < o->nsparse; i++)
+            tc_hll_raise(&h, o->sparse[i] >> 8, (uint8_t)(o->sparse[i] & 0xff), block_hist(w, b));
+        o->dense = b;
+        o->nsparse = 0;
+    }
+    tc_hll_t h = {(uint8_t)w->cfg.hll_precision, block_regs(w, o->dense)};
+    tc_hll_raise(&h, idx, rank, block_hist(w, o->dense));
+    return 0;
+}
+
 /* Closes bucket [start, start + w) for every series. */
 static void close_step(tc_window_t *w, int64_t start)
 {
@@ -226,10 +354,7 @@ static void close_step(tc_window_t *w, int64_t start)
             b.errors = o->errors;
             b.conversions = o->conversions;
             b.revenue = o->revenue;
-            if (o->has_users) {
-                b.unique_users = tc_hll_estimate_histogram(w->cfg.hll_precision, o->hist);
-                memset(s->regs + (size_t)k * w->m, 0, w->m);
-            }
+            b.unique_users = slot_users(w, o);
             slot_clear(w, o);
         }
         ring_push(w, s, &b);
@@ -288,10 +413,17 @@ int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev)
         start_at(w, t);
     else
         raise_max(w, t);
-    unsigned k = slot_of(w, start);
-    open_slot_t *o = &s->open[k];
+    open_slot_t *o = &s->open[slot_of(w, start)];
     if (o->start != start)
         o->start = start; /* the slot is free (see the header comment) */
+    if (ev->user_id.len) {
+        uint32_t idx;
+        uint8_t rank;
+        tc_hll_split(w->cfg.hll_precision,
+                     tc_hll_hash(ev->user_id.ptr, ev->user_id.len, w->cfg.hll_key), &idx, &rank);
+        if (slot_raise(w, o, idx, rank))
+            return TC_ENOMEM;
+    }
     if (ev->kind == TC_EVENT_TRAFFIC) {
         o->requests++;
         o->bytes += ev->traffic.bytes;
@@ -300,12 +432,6 @@ int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev)
     } else if (ev->behavior.type == TC_BEHAVIOR_PURCHASE) {
         o->conversions++;
         o->revenue += ev->behavior.value;
-    }
-    if (ev->user_id.len) {
-        tc_hll_t h = {(uint8_t)w->cfg.hll_precision, s->regs + (size_t)k * w->m};
-        tc_hll_add_hash_tracked(&h, tc_hll_hash(ev->user_id.ptr, ev->user_id.len, w->cfg.hll_key),
-                                o->hist);
-        o->has_users = 1;
     }
     w->accepted++;
     return 0;
@@ -465,9 +591,12 @@ int tc_window_snapshot(const tc_window_t *w, uint8_t **buf, size_t *len)
                              o->revenue};
             values_out(&vals[vi], &b);
             ob->values = &vals[vi++];
-            if (o->has_users) {
-                ob->hll.data = s->regs + (size_t)k * w->m;
+            if (o->dense != NO_BLOCK) {
+                ob->hll.data = block_regs(w, o->dense);
                 ob->hll.len = w->m;
+            } else if (o->nsparse) {
+                ob->hll_sparse = (uint32_t *)o->sparse;
+                ob->n_hll_sparse = o->nsparse;
             }
             opnp[oi++] = ob;
             x->n_open++;
@@ -546,14 +675,30 @@ static int restore_series(tc_window_t *w, const Tidecast__V1__SeriesWindowState 
         o->errors = b.errors;
         o->conversions = b.conversions;
         o->revenue = b.revenue;
+        if (ob->hll.len && ob->n_hll_sparse)
+            return TC_ECORRUPT;
         if (ob->hll.len) {
             for (size_t r = 0; r < w->m; r++)
                 if (ob->hll.data[r] > 65 - w->cfg.hll_precision)
                     return TC_ECORRUPT;
-            tc_hll_t h = {(uint8_t)w->cfg.hll_precision, s->regs + (size_t)k * w->m};
+            uint32_t blk;
+            if (pool_get(w, &blk))
+                return TC_ENOMEM;
+            o->dense = blk;
+            tc_hll_t h = {(uint8_t)w->cfg.hll_precision, block_regs(w, blk)};
             memcpy(h.regs, ob->hll.data, w->m);
-            tc_hll_histogram(&h, o->hist);
-            o->has_users = 1;
+            tc_hll_histogram(&h, block_hist(w, blk));
+        }
+        if (ob->n_hll_sparse > SPARSE_MAX)
+            return TC_ECORRUPT;
+        for (size_t r = 0; r < ob->n_hll_sparse; r++) {
+            uint32_t v = ob->hll_sparse[r], idx = v >> 8, rank = v & 0xff;
+            if (idx >= w->m || rank < 1 || rank > 65 - w->cfg.hll_precision)
+                return TC_ECORRUPT;
+            for (size_t q = 0; q < r; q++)
+                if (ob->hll_sparse[q] >> 8 == idx)
+                    return TC_ECORRUPT;
+            o->sparse[o->nsparse++] = v;
         }
     }
     for (size_t j = 0; j < x->n_closed; j++) {

@@ -30,10 +30,15 @@
  * into the same window. Each closed bucket also enters a ring of the last
  * `ring` closed buckets of its series, for rolling aggregates.
  *
- * Memory per series: (lateness_ms / bucket_ms + 2) open buckets of 48 bytes
- * plus 2^hll_precision bytes of registers each, and `ring` closed buckets of
- * 56 bytes; allocated once when a series is first seen. The add path
- * allocates nothing for a known series.
+ * Memory per series: (lateness_ms / bucket_ms + 2) open buckets of 104
+ * bytes (counters and up to 12 sparse HyperLogLog registers) and `ring`
+ * closed buckets of 56 bytes, allocated once when a series is first seen.
+ * An open bucket that sees more than 12 distinct register updates borrows
+ * a dense block of 2^hll_precision + 248 bytes from a pool shared by the
+ * window and returns it when it closes, so dense memory follows the number
+ * of busy buckets, not of series. The add path allocates nothing for a
+ * known series except when the pool must grow past its previous peak (in
+ * chunks of 64 blocks).
  *
  * Threads: one thread at a time per window.
  */
