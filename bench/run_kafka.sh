@@ -25,8 +25,8 @@ work=$(mktemp -d)
 pid=
 started=0
 cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-  [ "$started" = 1 ] && bash tests/servers.sh down
+  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+  if [ "$started" = 1 ]; then bash tests/servers.sh down; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -24,6 +24,15 @@
 #define ENC_CAP (256 * 1024)
 #define DEAD_LETTER_LOG_LIMIT 100
 
+/* The latest churn score of one user within a tick (written to Redis once per tick). */
+typedef struct score {
+    char user[128];
+    double risk, p_alive, expected;
+    uint32_t frequency;
+    int64_t last_seen_ms, as_of_ms;
+    bool used;
+} score_t;
+
 typedef struct part {
     struct tc_stream *s;
     char *topic;
@@ -66,6 +75,9 @@ struct tc_stream {
     uint64_t stop_deadline;
     void (*done)(void *ud);
     void *done_ud;
+    score_t *scores;        /* open addressing, cap a power of two */
+    size_t score_cap, score_n;
+    uv_timer_t score_timer;
     char key[1024];
     uint8_t *enc;           /* encoding scratch, ENC_CAP bytes */
     FILE *jf;               /* fmemopen over enc, for JSON outputs */
@@ -358,6 +370,86 @@ static int sink_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
     return 0;
 }
 
+static uint64_t hash_str(const char *p)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Writes every remembered score to Redis (ZADD + HSET per user) and forgets them. */
+static void flush_scores(tc_stream_t *s)
+{
+    if (!s->score_n)
+        return;
+    for (size_t i = 0; i < s->score_cap; i++) {
+        score_t *e = &s->scores[i];
+        if (!e->used)
+            continue;
+        redis_user(s, e->user, e->risk, e->p_alive, e->expected, e->frequency, e->last_seen_ms,
+                   e->as_of_ms);
+        e->used = false;
+    }
+    s->score_n = 0;
+}
+
+static int grow_scores(tc_stream_t *s)
+{
+    size_t cap = s->score_cap ? s->score_cap * 2 : 1024;
+    score_t *old = s->scores, *nw = calloc(cap, sizeof(*nw));
+    if (!nw)
+        return TC_ENOMEM;
+    for (size_t i = 0; i < s->score_cap; i++) {
+        if (!old[i].used)
+            continue;
+        size_t j = hash_str(old[i].user) & (cap - 1);
+        while (nw[j].used)
+            j = (j + 1) & (cap - 1);
+        nw[j] = old[i];
+    }
+    free(old);
+    s->scores = nw;
+    s->score_cap = cap;
+    return 0;
+}
+
+/*
+ * Keeps the latest score per user until the next tick: per-event Redis
+ * writes would cost a round of formatting and a queue entry per event
+ * (FACTS.md), while a user's hash only needs its last value.
+ */
+static void remember_score(tc_stream_t *s, const tc_pipeline_churn_score_t *c)
+{
+    size_t ul = strlen(c->user);
+    if (ul >= sizeof(s->scores[0].user) ||
+        ((s->score_n + 1) * 2 > s->score_cap && grow_scores(s))) {
+        redis_user(s, c->user, c->risk, c->p_alive, c->expected_transactions, c->frequency,
+                   c->last_seen_ms, c->as_of_ms);
+        return;
+    }
+    size_t j = hash_str(c->user) & (s->score_cap - 1);
+    while (s->scores[j].used && strcmp(s->scores[j].user, c->user))
+        j = (j + 1) & (s->score_cap - 1);
+    score_t *e = &s->scores[j];
+    if (!e->used) {
+        memcpy(e->user, c->user, ul + 1);
+        e->used = true;
+        s->score_n++;
+    }
+    e->risk = c->risk;
+    e->p_alive = c->p_alive;
+    e->expected = c->expected_transactions;
+    e->frequency = c->frequency;
+    e->last_seen_ms = c->last_seen_ms;
+    e->as_of_ms = c->as_of_ms;
+}
+
+static void on_score_timer(uv_timer_t *t)
+{
+    flush_scores(t->data);
+}
+
 static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
 {
     part_t *pt = ctx;
@@ -389,8 +481,7 @@ static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
         produce(s, s->conf.churn_scores, c->user, strlen(c->user), s->enc, len);
     }
     if (s->r)
-        redis_user(s, c->user, c->risk, c->p_alive, c->expected_transactions, c->frequency,
-                   c->last_seen_ms, c->as_of_ms);
+        remember_score(s, c);
     return 0;
 }
 
@@ -609,6 +700,7 @@ static ckpt_t *take_snapshot(tc_stream_t *s, part_t *pt)
 /* Outputs before the snapshots are delivered: store them, then commit. */
 static void store_snapshots(tc_stream_t *s)
 {
+    flush_scores(s); /* outputs before the snapshots go first */
     while (s->waiting) {
         ckpt_t *c = s->waiting;
         s->waiting = c->next;
@@ -785,8 +877,9 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
     uv_timer_init(loop, &s->ckpt_timer);
     uv_timer_init(loop, &s->wait_timer);
     uv_timer_init(loop, &s->prog_timer);
-    s->ckpt_timer.data = s->wait_timer.data = s->prog_timer.data = s;
-    s->handles_open = 3;
+    uv_timer_init(loop, &s->score_timer);
+    s->ckpt_timer.data = s->wait_timer.data = s->prog_timer.data = s->score_timer.data = s;
+    s->handles_open = 4;
     s->prog_ms = uv_now(loop);
     if (conf->use_redis) {
         tc_redis_hooks_t rh = {.ud = s, .log = redis_log};
@@ -821,6 +914,7 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
     if (tc_kafka_mock_bootstrap(s->k))
         tc_log_info("mock cluster", "bootstrap=%s", tc_kafka_mock_bootstrap(s->k));
     uv_timer_start(&s->prog_timer, on_progress, 1000, 1000);
+    uv_timer_start(&s->score_timer, on_score_timer, 50, 50);
     uv_timer_start(&s->ckpt_timer, on_ckpt_timer, (uint64_t)s->conf.checkpoint_ms,
                    (uint64_t)s->conf.checkpoint_ms);
     return s;
@@ -833,6 +927,7 @@ fail:
         uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
         uv_close((uv_handle_t *)&s->wait_timer, NULL);
         uv_close((uv_handle_t *)&s->prog_timer, NULL);
+        uv_close((uv_handle_t *)&s->score_timer, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
     }
     tc_redis_free(s->r);
@@ -858,6 +953,7 @@ static void finish_stop(tc_stream_t *s)
     uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
     uv_close((uv_handle_t *)&s->wait_timer, NULL);
     uv_close((uv_handle_t *)&s->prog_timer, NULL);
+    uv_close((uv_handle_t *)&s->score_timer, NULL);
     tc_log_info("stream stopped", "messages=%" PRIu64 " dead_letters=%" PRIu64
                 " checkpoints=%" PRIu64 " restores=%" PRIu64,
                 s->st.messages, s->st.dead_letters, s->st.checkpoints, s->st.restores);
@@ -905,6 +1001,7 @@ void tc_stream_free(tc_stream_t *s)
     }
     tc_kafka_free(s->k);
     tc_redis_free(s->r);
+    free(s->scores);
     if (s->jf)
         fclose(s->jf);
     free(s->enc);
