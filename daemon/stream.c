@@ -849,7 +849,7 @@ static void checkpoint_cycle(tc_stream_t *s)
     uv_timer_start(&s->wait_timer, on_wait, 0, 5);
 }
 
-/* A progress line per second at debug level: consumed, rate, lag. */
+/* A progress line every 250 ms at debug level: consumed, rate, lag. */
 static void on_progress(uv_timer_t *t)
 {
     tc_stream_t *s = t->data;
@@ -1005,7 +1005,7 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
         goto fail;
     if (tc_kafka_mock_bootstrap(s->k))
         tc_log_info("mock cluster", "bootstrap=%s", tc_kafka_mock_bootstrap(s->k));
-    uv_timer_start(&s->prog_timer, on_progress, 1000, 1000);
+    uv_timer_start(&s->prog_timer, on_progress, 250, 250);
     uv_timer_start(&s->score_timer, on_score_timer, 50, 50);
     uv_timer_start(&s->ckpt_timer, on_ckpt_timer, (uint64_t)s->conf.checkpoint_ms,
                    (uint64_t)s->conf.checkpoint_ms);
