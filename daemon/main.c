@@ -97,10 +97,10 @@ static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
 static int sink_scale(void *ctx, const tc_pipeline_scale_t *s)
 {
     daemon_t *d = ctx;
-    char q[256];
+    char qk[320], qr[320];
     tc_log_info("scale signal", "series=%s from=%u to=%u reason=%s",
-                tc_log_quote(q, sizeof(q), s->key), s->current_replicas, s->recommended_replicas,
-                tc_log_quote(q + 128, 128, s->reason));
+                tc_log_quote(qk, sizeof(qk), s->key), s->current_replicas,
+                s->recommended_replicas, tc_log_quote(qr, sizeof(qr), s->reason));
     if (!d->scale)
         return 0;
     int rc = tc_output_scale(d->scale, s);
