@@ -565,3 +565,63 @@ TC_TEST(arima_fit_with_missing_values)
     tc_arima_free(b);
     free(y);
 }
+
+TC_TEST(arima_regression_and_drift)
+{
+    size_t n = 1500;
+    double *y = malloc(sizeof(double) * n), *x = malloc(sizeof(double) * n * 2);
+    double *u = malloc(sizeof(double) * n);
+    sim_sarima(u, n, 0.6, 0.0, 0.0, 0, 0, 17);
+    rng_t r = {5};
+    for (size_t i = 0; i < n; i++) {
+        x[2 * i] = rng_norm(&r);
+        x[2 * i + 1] = (i % 7 == 0) ? 1.0 : 0.0; /* a weekly flag */
+        y[i] = 2.0 + 3.0 * x[2 * i] - 1.5 * x[2 * i + 1] + u[i];
+    }
+    tc_arima_spec_t s;
+    tc_arima_spec_default(&s);
+    s.p = 1;
+    s.mean = true;
+    s.n_exog = 2;
+    tc_arima_t *m = NULL;
+    CHECK_INT_EQ(tc_arima_fit(&s, y, NULL, n, NULL, &m), TC_EINVAL); /* x missing */
+    CHECK_OK(tc_arima_fit(&s, y, x, n, NULL, &m));
+    const tc_arima_params_t *p = tc_arima_params(m);
+    /* s.e.: mean ~0.065, slopes ~0.02 and ~0.06 */
+    CHECK_NEAR(p->beta[0], 2.0, 0.2);
+    CHECK_NEAR(p->beta[1], 3.0, 0.06);
+    CHECK_NEAR(p->beta[2], -1.5, 0.2);
+    CHECK_NEAR(p->phi[0], 0.6, 0.07);
+    /* the forecast uses the future regressors */
+    double xf[4] = {1.0, 0.0, -1.0, 1.0};
+    tc_arima_fc_t fc[2];
+    CHECK_INT_EQ(tc_arima_forecast(m, 2, NULL, fc), TC_EINVAL);
+    CHECK_OK(tc_arima_forecast(m, 2, xf, fc));
+    double z = y[n - 1] - p->beta[0] - p->beta[1] * x[2 * (n - 1)] - p->beta[2] * x[2 * (n - 1) + 1];
+    CHECK_NEAR(fc[0].mean, p->beta[0] + p->beta[1] + p->phi[0] * z, 1e-9);
+    CHECK_NEAR(fc[1].mean, p->beta[0] - p->beta[1] + p->beta[2] + p->phi[0] * p->phi[0] * z, 1e-9);
+    tc_arima_free(m);
+    /* drift: y_t = y_{t-1} + 0.5 + e_t + 0.4 e_{t-1} */
+    sim_sarima(u, n, 0.0, 0.4, 0.0, 0, 0, 23);
+    double level = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        level += 0.5 + u[i];
+        y[i] = level;
+    }
+    tc_arima_spec_default(&s);
+    s.d = 1;
+    s.q = 1;
+    s.drift = true;
+    CHECK_OK(tc_arima_fit(&s, y, NULL, n, NULL, &m));
+    p = tc_arima_params(m);
+    CHECK_NEAR(p->beta[0], 0.5, 0.11); /* s.e. ~ 1.4 / sqrt(n) = 0.036 */
+    CHECK_NEAR(p->theta[0], 0.4, 0.07);
+    tc_arima_fc_t f2[10];
+    CHECK_OK(tc_arima_forecast(m, 10, NULL, f2));
+    for (int h = 1; h < 10; h++) /* the long-run slope of the forecast is the drift */
+        CHECK_NEAR(f2[h].mean - f2[h - 1].mean, p->beta[0], 1e-9);
+    tc_arima_free(m);
+    free(y);
+    free(x);
+    free(u);
+}
