@@ -29,12 +29,18 @@ enum key_type {
     T_UINT,     /* uint32_t within [min, max] */
     T_SIZE,     /* uint64_t bytes, "512", "64k", "1M", "2G" (binary units) */
     T_LOGLEVEL, /* int, enum tc_log_level */
+    T_DOUBLE,   /* double within [min, max] */
+    T_BOOL,     /* int 0/1: true/false, yes/no, on/off, 1/0 */
+    T_ORDER,    /* int[3]: "p,d,q", each within [0, max] */
 };
 
 static const char *const formats[] = {"ndjson", "protobuf", NULL};
 static const char *const keyings[] = {"site", "site_path", NULL};
 static const char *const metrics[] = {"requests",    "unique_users", "bytes", "errors",
                                       "conversions", "revenue",      NULL};
+static const char *const models[] = {"snaive", "sarima", "lstm", NULL};
+static const char *const publishes[] = {"best", "all", NULL};
+static const char *const bounds[] = {"p95", "p80", NULL};
 
 typedef struct key_def {
     const char *section;
@@ -91,6 +97,74 @@ static const key_def_t keys[] = {
     {"log", "level", T_LOGLEVEL, OFF(log.level), "info",
      "Lowest level logged to stderr: `debug`, `info`, `warn` or `error`.", NULL, 0, 0,
      false},
+    {"forecast", "horizon", T_UINT, OFF(forecast.horizon), "0",
+     "Forecast steps (buckets ahead) issued when a bucket closes; 0 turns forecasting off.",
+     NULL, 0, 256, false},
+    {"forecast", "metrics", T_FLAGS, OFF(forecast.metrics), "requests",
+     "Metrics forecast per series (comma-separated subset of the window metrics).", metrics,
+     0, 0, false},
+    {"forecast", "season", T_UINT, OFF(forecast.season), "60",
+     "Seasonal period in buckets (60 for minute buckets with an hourly pattern, 24 for "
+     "hourly buckets with a daily one); 1 = no seasonality.",
+     NULL, 1, 100000, false},
+    {"forecast", "models", T_FLAGS, OFF(forecast.models), "snaive",
+     "Models: `snaive` (seasonal naive, always on), plus `sarima` and/or `lstm`. With two "
+     "or more, the ensemble weights them by recent error.",
+     models, 0, 0, false},
+    {"forecast", "publish", T_ENUM, OFF(forecast.publish), "best",
+     "`best`: one forecast per series, metric and bucket (the ensemble when it exists); "
+     "`all`: every model's forecast too.",
+     publishes, 0, 0, false},
+    {"forecast", "ensemble_lambda", T_DOUBLE, OFF(forecast.ensemble_lambda), "0.97",
+     "Discount of past squared errors in the ensemble weights, per bucket (1 = no forgetting).",
+     NULL, 0.5, 1, false},
+    {"arima", "order", T_ORDER, OFF(arima.order), "2,1,1",
+     "Non-seasonal orders p,d,q of the SARIMA model.", NULL, 0, 8, false},
+    {"arima", "seasonal_order", T_ORDER, OFF(arima.seasonal), "0,0,0",
+     "Seasonal orders P,D,Q (period `forecast.season`); 0,0,0 = none.", NULL, 0, 3, false},
+    {"arima", "auto", T_BOOL, OFF(arima.automatic), "false",
+     "Choose the orders automatically (stepwise AICc search) instead of `order`.", NULL, 0, 0,
+     false},
+    {"arima", "fit_after", T_UINT, OFF(arima.fit_after), "120",
+     "Buckets a series needs before its SARIMA is fitted (exact maximum likelihood).", NULL, 8,
+     100000, false},
+    {"arima", "refit_every", T_UINT, OFF(arima.refit_every), "0",
+     "Refit on the last `fit_after` buckets every this many buckets; 0 = never.", NULL, 0,
+     1000000, false},
+    {"lstm", "hidden", T_UINT, OFF(lstm.hidden), "32",
+     "Hidden units per LSTM layer (16 to 128, a multiple of 8).", NULL, 16, 128, false},
+    {"lstm", "layers", T_UINT, OFF(lstm.layers), "1", "Stacked LSTM layers (1 or 2).", NULL, 1,
+     2, false},
+    {"lstm", "bptt", T_UINT, OFF(lstm.bptt), "8",
+     "Truncation of backpropagation through time, in buckets.", NULL, 1, 64, false},
+    {"lstm", "lr", T_DOUBLE, OFF(lstm.lr), "0.001", "Adam step size of the online training.",
+     NULL, 0, 1, false},
+    {"lstm", "max_series", T_UINT, OFF(lstm.max_series), "1024",
+     "Series given to the LSTM (the first ones seen); memory is allocated for all up front.",
+     NULL, 1, 1000000, false},
+    {"lstm", "seed", T_UINT, OFF(lstm.seed), "1", "Seed of the weight initialisation.", NULL, 0,
+     4294967295.0, false},
+    {"autoscale", "enabled", T_BOOL, OFF(autoscale.enabled), "false",
+     "Publish scale signals (needs `forecast.horizon` > 0 and `capacity`).", NULL, 0, 0, false},
+    {"autoscale", "metric", T_ENUM, OFF(autoscale.metric), "requests",
+     "Metric the capacity is measured in (must be in `forecast.metrics`).", metrics, 0, 0,
+     false},
+    {"autoscale", "bound", T_ENUM, OFF(autoscale.bound), "p95",
+     "Forecast bound that must fit: upper end of the 95% (`p95`) or 80% (`p80`) interval.",
+     bounds, 0, 0, false},
+    {"autoscale", "capacity", T_DOUBLE, OFF(autoscale.capacity), "0",
+     "What one replica serves per bucket, in the metric's units.", NULL, 0, 1e15, false},
+    {"autoscale", "min_replicas", T_UINT, OFF(autoscale.min_replicas), "1",
+     "Fewest replicas recommended.", NULL, 1, 100000, false},
+    {"autoscale", "max_replicas", T_UINT, OFF(autoscale.max_replicas), "100",
+     "Most replicas recommended.", NULL, 1, 100000, false},
+    {"autoscale", "down_margin", T_DOUBLE, OFF(autoscale.down_margin), "0.2",
+     "Scale down only to a count that would be loaded at most (1 - this) of capacity "
+     "(hysteresis).",
+     NULL, 0, 0.95, false},
+    {"autoscale", "cooldown", T_DURATION, OFF(autoscale.cooldown_ms), "10m",
+     "Event time after a change before scaling down again (scaling up is immediate).", NULL, 0,
+     30 * 86400000.0, false},
     {"output", "buckets", T_STRING, OFF(output.buckets), "-",
      "Where closed buckets go as NDJSON, one line per series per bucket: `-` for "
      "standard output, a file path, or empty to disable.",
@@ -99,6 +173,11 @@ static const key_def_t keys[] = {
      "File that receives each malformed event with the reason (NDJSON, appended); "
      "empty: malformed events are only counted and logged.",
      NULL, 0, 0, true},
+    {"output", "forecasts", T_STRING, OFF(output.forecasts), "",
+     "Where forecasts go as NDJSON (`-`, a file path, or empty to disable).", NULL, 0, 0, true},
+    {"output", "scale", T_STRING, OFF(output.scale), "",
+     "Where scale signals go as NDJSON (`-`, a file path, or empty to disable).", NULL, 0, 0,
+     true},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -287,6 +366,60 @@ static int apply(tc_config_t *cfg, const key_def_t *k, const char *value, char *
             return TC_ECONFIG;
         }
         *(uint64_t *)field = v;
+        return 0;
+    }
+    case T_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = *value ? strtod(value, &end) : NAN;
+        if (!*value || errno || *end || !isfinite(v) || v < k->min || v > k->max) {
+            snprintf(why, whysize, "expected a number from %g to %g", k->min, k->max);
+            return TC_ECONFIG;
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    case T_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+        static const char *const no[] = {"false", "no", "off", "0", NULL};
+        if (choice_index(yes, value, strlen(value)) >= 0)
+            *(int *)field = 1;
+        else if (choice_index(no, value, strlen(value)) >= 0)
+            *(int *)field = 0;
+        else {
+            snprintf(why, whysize, "expected true or false");
+            return TC_ECONFIG;
+        }
+        return 0;
+    }
+    case T_ORDER: {
+        int v[3];
+        const char *q = value;
+        for (int i = 0; i < 3; i++) {
+            uint64_t x;
+            const char *end;
+            while (*q == ' ')
+                q++;
+            if (parse_u64(q, &x, &end) || (double)x > k->max) {
+                snprintf(why, whysize, "expected three integers from 0 to %.0f like 2,1,1",
+                         k->max);
+                return TC_ECONFIG;
+            }
+            v[i] = (int)x;
+            q = end;
+            while (*q == ' ')
+                q++;
+            if (i < 2 && *q++ != ',') {
+                snprintf(why, whysize, "expected three integers from 0 to %.0f like 2,1,1",
+                         k->max);
+                return TC_ECONFIG;
+            }
+        }
+        if (*q) {
+            snprintf(why, whysize, "expected three integers from 0 to %.0f like 2,1,1", k->max);
+            return TC_ECONFIG;
+        }
+        memcpy(field, v, sizeof(v));
         return 0;
     }
     case T_LOGLEVEL: {
@@ -546,6 +679,12 @@ static const char *type_name(const key_def_t *k, char *buf, size_t n)
         return "size";
     case T_LOGLEVEL:
         return "debug|info|warn|error";
+    case T_DOUBLE:
+        return "number";
+    case T_BOOL:
+        return "boolean";
+    case T_ORDER:
+        return "p,d,q";
     }
     return "?";
 }

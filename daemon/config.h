@@ -46,6 +46,13 @@ enum tc_config_metric {
     TC_CONFIG_METRIC_REVENUE = 1u << 5,
 };
 
+/* Bits of forecast.models. */
+enum tc_config_model {
+    TC_CONFIG_MODEL_SNAIVE = 1u << 0,
+    TC_CONFIG_MODEL_SARIMA = 1u << 1,
+    TC_CONFIG_MODEL_LSTM = 1u << 2,
+};
+
 /* One key=value of a passthrough section, in file order. */
 typedef struct tc_config_kv {
     char *key;
@@ -77,8 +84,39 @@ typedef struct tc_config {
         int level; /* enum tc_log_level */
     } log;
     struct {
+        uint32_t horizon;  /* forecast steps; 0 = forecasting off */
+        unsigned metrics;  /* enum tc_config_metric bits */
+        uint32_t season;   /* seasonal period in buckets */
+        unsigned models;   /* TC_CONFIG_MODEL_* bits (snaive always runs) */
+        int publish;       /* 0 best, 1 all */
+        double ensemble_lambda;
+    } forecast;
+    struct {
+        int order[3];      /* p, d, q */
+        int seasonal[3];   /* P, D, Q (period = forecast.season) */
+        int automatic;     /* bool: choose orders automatically */
+        uint32_t fit_after;
+        uint32_t refit_every;
+    } arima;
+    struct {
+        uint32_t hidden, layers, bptt, max_series;
+        double lr;
+        uint32_t seed;
+    } lstm;
+    struct {
+        int enabled;       /* bool */
+        int metric;        /* tc_metric_t number (index into the metrics list) */
+        int bound;         /* 0 p95, 1 p80 */
+        double capacity;   /* per replica, metric units per bucket */
+        uint32_t min_replicas, max_replicas;
+        double down_margin;
+        int64_t cooldown_ms;
+    } autoscale;
+    struct {
         char *buckets;     /* closed-bucket NDJSON: "-" stdout, path, "" off */
         char *dead_letter; /* dead-letter NDJSON file, "" = off */
+        char *forecasts;   /* forecast NDJSON: "-", path, "" off */
+        char *scale;       /* scale-signal NDJSON: "-", path, "" off */
     } output;
     /* [kafka]: librdkafka properties, passed through. */
     tc_config_kv_t *kafka;

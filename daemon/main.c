@@ -38,6 +38,8 @@ typedef struct daemon {
     tc_pipeline_t *pipe;
     FILE *buckets;      /* NULL when output.buckets is empty */
     FILE *dead_letter;  /* NULL when output.dead_letter is empty */
+    FILE *forecasts;    /* NULL when output.forecasts is empty */
+    FILE *scale;        /* NULL when output.scale is empty */
     uint64_t dead_letters, framing_errors, write_errors;
     int exit_code;
     bool stopping;
@@ -73,6 +75,34 @@ static int sink_bucket(void *ctx, const tc_pipeline_bucket_t *b)
     int rc = tc_output_bucket(d->buckets, b, d->cfg.window.metrics);
     if (rc && d->write_errors++ == 0)
         tc_log_error("cannot write buckets", "path=%s error=%s", d->cfg.output.buckets,
+                     tc_errname(rc));
+    return rc;
+}
+
+static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
+{
+    daemon_t *d = ctx;
+    if (!d->forecasts)
+        return 0;
+    int rc = tc_output_forecast(d->forecasts, f);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write forecasts", "path=%s error=%s", d->cfg.output.forecasts,
+                     tc_errname(rc));
+    return rc;
+}
+
+static int sink_scale(void *ctx, const tc_pipeline_scale_t *s)
+{
+    daemon_t *d = ctx;
+    char q[256];
+    tc_log_info("scale signal", "series=%s from=%u to=%u reason=%s",
+                tc_log_quote(q, sizeof(q), s->key), s->current_replicas, s->recommended_replicas,
+                tc_log_quote(q + 128, 128, s->reason));
+    if (!d->scale)
+        return 0;
+    int rc = tc_output_scale(d->scale, s);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write scale signals", "path=%s error=%s", d->cfg.output.scale,
                      tc_errname(rc));
     return rc;
 }
@@ -135,6 +165,10 @@ static void flush_outputs(daemon_t *d)
         tc_log_error("cannot write buckets", "error=%s", strerror(errno));
     if (d->dead_letter)
         fflush(d->dead_letter);
+    if (d->forecasts)
+        fflush(d->forecasts);
+    if (d->scale)
+        fflush(d->scale);
 }
 
 static void on_check(uv_check_t *h)
@@ -148,10 +182,11 @@ static void log_summary(daemon_t *d)
     tc_pipeline_stats(d->pipe, &st);
     tc_log_info("input done",
                 "events=%llu malformed=%llu framing_errors=%llu late=%llu refused=%llu "
-                "series=%zu buckets=%llu dead_letters=%llu",
+                "series=%zu buckets=%llu forecasts=%llu scale_signals=%llu dead_letters=%llu",
                 (unsigned long long)st.events, (unsigned long long)st.malformed,
                 (unsigned long long)d->framing_errors, (unsigned long long)st.late,
                 (unsigned long long)st.refused, st.series, (unsigned long long)st.buckets,
+                (unsigned long long)st.forecasts, (unsigned long long)st.scale_signals,
                 (unsigned long long)d->dead_letters);
 }
 
@@ -195,7 +230,12 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* ---- configuration to pipeline ---- */
 
-static void pipeline_config(const tc_config_t *c, tc_pipeline_config_t *pc)
+/*
+ * Maps the configuration onto the pipeline's. Returns 0, or TC_ECONFIG
+ * with a message naming the keys that do not fit together.
+ */
+static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_config_t *pc,
+                           char *err, size_t errsize)
 {
     tc_pipeline_config_default(pc);
     pc->decode.max_message_bytes = (size_t)c->limits.max_message;
@@ -209,6 +249,62 @@ static void pipeline_config(const tc_config_t *c, tc_pipeline_config_t *pc)
     pc->window.lateness_ms = c->window.lateness_ms;
     pc->window.ring = c->window.ring;
     pc->window.max_series = c->limits.max_series;
+
+    /* Config metric bits are in tc_metric_t order. */
+    pc->horizon = c->forecast.horizon;
+    pc->forecast_metrics = c->forecast.metrics;
+    pc->season = c->forecast.season;
+    pc->publish = c->forecast.publish ? TC_PIPELINE_PUBLISH_ALL : TC_PIPELINE_PUBLISH_BEST;
+    pc->ensemble_lambda = c->forecast.ensemble_lambda;
+    pc->arima = (c->forecast.models & TC_CONFIG_MODEL_SARIMA) != 0;
+    pc->arima_spec.p = c->arima.order[0];
+    pc->arima_spec.d = c->arima.order[1];
+    pc->arima_spec.q = c->arima.order[2];
+    pc->arima_spec.P = c->arima.seasonal[0];
+    pc->arima_spec.D = c->arima.seasonal[1];
+    pc->arima_spec.Q = c->arima.seasonal[2];
+    pc->arima_spec.s = c->arima.seasonal[0] || c->arima.seasonal[1] || c->arima.seasonal[2]
+                           ? (int)c->forecast.season
+                           : 0;
+    pc->arima_auto = c->arima.automatic;
+    pc->arima_fit_after = c->arima.fit_after;
+    pc->arima_refit_every = c->arima.refit_every;
+    pc->lstm = (c->forecast.models & TC_CONFIG_MODEL_LSTM) != 0;
+    pc->lstm_cfg.hidden = (int)c->lstm.hidden;
+    pc->lstm_cfg.layers = (int)c->lstm.layers;
+    pc->lstm_cfg.bptt = (int)c->lstm.bptt;
+    pc->lstm_cfg.lr = (float)c->lstm.lr;
+    pc->lstm_cfg.max_series = (int)c->lstm.max_series;
+    pc->lstm_cfg.max_batch = (int)c->lstm.max_series;
+    pc->lstm_cfg.seed = c->lstm.seed;
+    pc->lstm_cfg.season = c->forecast.season <= TC_LSTM_MAX_SEASON && c->forecast.season > 1
+                              ? (int)c->forecast.season
+                              : 0;
+
+    pc->autoscale.enabled = c->autoscale.enabled;
+    pc->autoscale.metric = (tc_metric_t)c->autoscale.metric;
+    pc->autoscale.use_80 = c->autoscale.bound == 1;
+    pc->autoscale.rule.capacity_per_replica = c->autoscale.capacity;
+    pc->autoscale.rule.min_replicas = c->autoscale.min_replicas;
+    pc->autoscale.rule.max_replicas = c->autoscale.max_replicas;
+    pc->autoscale.rule.down_margin = c->autoscale.down_margin;
+    pc->autoscale.rule.cooldown_ms = c->autoscale.cooldown_ms;
+    if (c->autoscale.enabled) {
+        const char *why = NULL;
+        if (!c->forecast.horizon)
+            why = "autoscale.enabled needs forecast.horizon > 0";
+        else if (!(c->autoscale.capacity > 0))
+            why = "autoscale.enabled needs autoscale.capacity > 0";
+        else if (c->autoscale.max_replicas < c->autoscale.min_replicas)
+            why = "autoscale.max_replicas is below autoscale.min_replicas";
+        else if (!(c->forecast.metrics & (1u << c->autoscale.metric)))
+            why = "autoscale.metric must be one of forecast.metrics";
+        if (why) {
+            snprintf(err, errsize, "%s: %s", file, why);
+            return TC_ECONFIG;
+        }
+    }
+    return 0;
 }
 
 static FILE *open_output(const char *path, const char *what)
@@ -294,8 +390,10 @@ int main(int argc, char **argv)
     }
     free(sets);
     tc_pipeline_config_t pc;
+    if (!rc)
+        rc = pipeline_config(&d->cfg, config_path ? config_path : "(defaults)", &pc, err,
+                             sizeof(err));
     if (!rc) {
-        pipeline_config(&d->cfg, &pc);
         tc_pipeline_t *probe;
         rc = tc_pipeline_new(&pc, NULL, &probe);
         if (rc)
@@ -315,7 +413,8 @@ int main(int argc, char **argv)
     }
     tc_log_set_level((enum tc_log_level)d->cfg.log.level);
 
-    tc_pipeline_sink_t sink = {.ctx = d, .bucket = sink_bucket};
+    tc_pipeline_sink_t sink = {
+        .ctx = d, .bucket = sink_bucket, .forecast = sink_forecast, .scale = sink_scale};
     d->exit_code = 0;
     if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
         tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
@@ -324,8 +423,11 @@ int main(int argc, char **argv)
     }
     d->buckets = open_output(d->cfg.output.buckets, "buckets");
     d->dead_letter = open_output(d->cfg.output.dead_letter, "dead_letter");
+    d->forecasts = open_output(d->cfg.output.forecasts, "forecasts");
+    d->scale = open_output(d->cfg.output.scale, "scale");
     if ((*d->cfg.output.buckets && !d->buckets) ||
-        (*d->cfg.output.dead_letter && !d->dead_letter)) {
+        (*d->cfg.output.dead_letter && !d->dead_letter) ||
+        (*d->cfg.output.forecasts && !d->forecasts) || (*d->cfg.output.scale && !d->scale)) {
         d->exit_code = 1;
         goto out;
     }
@@ -370,6 +472,10 @@ out:
         fclose(d->buckets);
     if (d->dead_letter && d->dead_letter != stdout)
         fclose(d->dead_letter);
+    if (d->forecasts && d->forecasts != stdout)
+        fclose(d->forecasts);
+    if (d->scale && d->scale != stdout)
+        fclose(d->scale);
     tc_pipeline_free(d->pipe);
     tc_config_deinit(&d->cfg);
     return d->exit_code;

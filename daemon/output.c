@@ -94,3 +94,73 @@ int tc_output_dead_letter(FILE *out, const char *source, uint64_t index, bool bi
         json_object_set_new(o, "payload_hex", hex(data, len));
     return dump_line(out, o);
 }
+
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+int tc_output_forecast(FILE *out, const tc_pipeline_forecast_t *f)
+{
+    char iso[40];
+    tc_output_iso8601(f->origin_ms, iso, sizeof(iso));
+    json_t *o = json_object();
+    json_t *steps = json_array();
+    json_t *acc = json_object();
+    if (!o || !steps || !acc) {
+        json_decref(o);
+        json_decref(steps);
+        json_decref(acc);
+        return TC_ENOMEM;
+    }
+    json_object_set_new(o, "type", json_string("forecast"));
+    json_object_set_new(o, "series", json_stringn(f->key, f->key_len));
+    json_object_set_new(o, "metric", json_string(tc_metric_name(f->metric)));
+    json_object_set_new(o, "model", json_string(f->model));
+    json_object_set_new(o, "origin_ms", json_integer(f->origin_ms));
+    json_object_set_new(o, "origin", json_string(iso));
+    json_object_set_new(o, "bucket_ms", json_integer(f->bucket_ms));
+    json_object_set_new(o, "actual", num(f->actual));
+    for (size_t h = 0; h < f->horizon; h++) {
+        const tc_forecast_step_t *st = &f->steps[h];
+        json_t *s = json_object();
+        json_object_set_new(s, "h", json_integer((json_int_t)h + 1));
+        json_object_set_new(s, "mean", num(st->mean));
+        json_object_set_new(s, "lo80", num(st->lo80));
+        json_object_set_new(s, "hi80", num(st->hi80));
+        json_object_set_new(s, "lo95", num(st->lo95));
+        json_object_set_new(s, "hi95", num(st->hi95));
+        json_array_append_new(steps, s);
+    }
+    json_object_set_new(o, "steps", steps);
+    const tc_accuracy_report_t *a = &f->accuracy;
+    json_object_set_new(acc, "n", num(a->n));
+    json_object_set_new(acc, "mae", num(a->mae));
+    json_object_set_new(acc, "rmse", num(a->rmse));
+    json_object_set_new(acc, "mase", num(a->mase));
+    json_object_set_new(acc, "smape", num(a->smape));
+    json_object_set_new(acc, "r2", num(a->r2));
+    json_object_set_new(acc, "coverage80", num(a->coverage));
+    json_object_set_new(o, "accuracy", acc);
+    return dump_line(out, o);
+}
+
+int tc_output_scale(FILE *out, const tc_pipeline_scale_t *s)
+{
+    char iso[40];
+    tc_output_iso8601(s->origin_ms, iso, sizeof(iso));
+    json_t *o = json_object();
+    if (!o)
+        return TC_ENOMEM;
+    json_object_set_new(o, "type", json_string("scale"));
+    json_object_set_new(o, "series", json_stringn(s->key, s->key_len));
+    json_object_set_new(o, "current_replicas", json_integer(s->current_replicas));
+    json_object_set_new(o, "recommended_replicas", json_integer(s->recommended_replicas));
+    json_object_set_new(o, "forecast_upper", num(s->forecast_upper));
+    json_object_set_new(o, "at_h", json_integer(s->at_h));
+    json_object_set_new(o, "capacity_per_replica", num(s->capacity_per_replica));
+    json_object_set_new(o, "origin_ms", json_integer(s->origin_ms));
+    json_object_set_new(o, "origin", json_string(iso));
+    json_object_set_new(o, "reason", json_string(s->reason));
+    return dump_line(out, o);
+}

@@ -40,6 +40,24 @@ int tc_output_bucket(FILE *out, const tc_pipeline_bucket_t *b, unsigned metrics)
 int tc_output_dead_letter(FILE *out, const char *source, uint64_t index, bool binary, int code,
                           const char *reason, const uint8_t *data, size_t len);
 
+/*
+ * Writes one forecast line:
+ *   {"type":"forecast","series":"nasa","metric":"requests","model":"ensemble",
+ *    "origin_ms":...,"origin":"1995-08-01T07:00:00Z","bucket_ms":60000,"actual":41,
+ *    "steps":[{"h":1,"mean":..,"lo80":..,"hi80":..,"lo95":..,"hi95":..},...],
+ *    "accuracy":{"n":..,"mae":..,"rmse":..,"mase":..,"smape":..,"r2":..,"coverage80":..}}
+ * Undefined numbers (NaN) are written as null. Returns 0, TC_EIO or TC_ENOMEM.
+ */
+int tc_output_forecast(FILE *out, const tc_pipeline_forecast_t *f);
+
+/*
+ * Writes one scale-signal line:
+ *   {"type":"scale","series":..,"current_replicas":2,"recommended_replicas":5,
+ *    "forecast_upper":..,"at_h":3,"capacity_per_replica":..,"origin_ms":..,
+ *    "origin":"...","reason":"..."}
+ */
+int tc_output_scale(FILE *out, const tc_pipeline_scale_t *s);
+
 /* Formats ms since epoch as "YYYY-MM-DDTHH:MM:SSZ" (with ".mmm" if not whole seconds). */
 void tc_output_iso8601(int64_t ms, char *buf, size_t n);
 

@@ -52,7 +52,9 @@ typedef struct tc_bgnbd_fit_opts {
      * Default: the five starts of the churn evaluation protocol. */
     int n_starts;
     tc_bgnbd_params_t starts[8];
-    /* L-BFGS stop: ||grad of mean -lnL|| < epsilon * max(1, ||theta||); default 1e-9. */
+    /* L-BFGS stop: ||grad of mean -lnL|| < epsilon * max(1, ||theta||); default
+     * 1e-7. The fit also stops when one iteration improves mean -lnL by less
+     * than 1e-12 of its value. */
     double epsilon;
     /* Iteration cap per start; default 500. */
     int max_iterations;

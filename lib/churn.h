@@ -20,7 +20,9 @@
  * Per user: first transaction (first seen), last transaction, x = repeat
  * transactions (saturating at 2^24 - 1), monetary sum, last event, a decayed
  * activity count, alert state. 48 bytes per user plus a 4-byte index slot per
- * 0.75 user of capacity (see tc_churn_bytes_per_user).
+ * 0.75 user of capacity (see tc_churn_bytes_per_user). The user array is
+ * sized for max_users up front but its pages are only touched as users
+ * arrive (anonymous mapping with transparent huge pages advised).
  *
  * Time. Event times are ms since the Unix epoch and are kept at one-second
  * resolution in [1970, 2106). The model's statistics (t_x, T), the horizon
@@ -173,6 +175,20 @@ int tc_churn_observe(tc_churn_t *t, const void *raw_id, size_t len, int64_t time
 /* The same for an id already pseudonymised with this table's key (id != 0). */
 int tc_churn_observe_id(tc_churn_t *t, uint64_t id, int64_t time_ms, tc_churn_ev_t kind,
                         double value);
+
+/* One event of a batch for tc_churn_observe_batch(). */
+typedef struct tc_churn_event {
+    uint64_t id;     /* pseudonymous id (tc_churn_id) */
+    int64_t time_ms;
+    double value;
+    tc_churn_ev_t kind;
+} tc_churn_event_t;
+
+/* Observes n events in order, as tc_churn_observe_id() would one by one, but
+ * prefetches the index slots and user entries of the events ahead, so that
+ * cache misses of a large table overlap. rc (may be NULL) gets each event's
+ * return code. Returns the number of events accepted. */
+size_t tc_churn_observe_batch(tc_churn_t *t, const tc_churn_event_t *ev, size_t n, int *rc);
 
 /* The pseudonymous id this table gives raw. */
 uint64_t tc_churn_id(const tc_churn_t *t, const void *raw_id, size_t len);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "ensemble.h"
 #include "registry.h"
 #include "tidecast/v1/state.pb-c.h"
 
@@ -32,17 +33,30 @@
 #define Z80 1.2815515655446004
 #define Z95 1.959963984540054
 
+/* Models, in ensemble order; the ensemble itself is the last. */
+enum { M_SNAIVE = 0, M_SARIMA = 1, M_LSTM = 2, M_ENSEMBLE = 3, N_MODELS = 4, N_BASE = 3 };
+static const char *const model_names[N_MODELS] = {"snaive", "sarima", "lstm", "ensemble"};
+
 typedef struct track {
-    double *hist; /* season values, ring by time index mod season; NULL = unused */
-    uint64_t n;
+    double *hist; /* ring of the last hcap values by time index mod hcap; NULL = unused */
+    uint64_t n;   /* buckets seen */
     double ss_naive, ss_season, sa_season;
     uint64_t n_naive, n_season;
-    bool pending;
+    bool pending; /* one-step forecasts below are for pending_for_ms */
     int64_t pending_for_ms;
-    double pending_mean, pending_lo80, pending_hi80;
-    tc_accuracy_t acc;
+    double pend_mean[N_MODELS], pend_lo80[N_MODELS], pend_hi80[N_MODELS]; /* NaN = none */
+    tc_accuracy_t acc[N_MODELS];
+    tc_ensemble_t ens;
+    tc_arima_t *arima;
+    uint64_t arima_tried_n; /* n at the last fit attempt */
     tc_autoscale_t as;
 } track_t;
+
+/* A bucket closed in the current tick. */
+typedef struct closed {
+    uint32_t series;
+    tc_bucket_t b;
+} closed_t;
 
 struct tc_pipeline {
     tc_pipeline_config_t cfg;
@@ -57,10 +71,25 @@ struct tc_pipeline {
     /* forecasting */
     unsigned n_metrics;             /* forecast metrics */
     tc_metric_t metrics[TC_METRIC_COUNT];
+    size_t hcap;                    /* history ring per track */
     track_t *tracks;                /* cap_series * n_metrics */
     size_t cap_series;
-    tc_forecast_step_t *steps;      /* horizon */
+    closed_t *tick;                 /* buckets of the current tick */
+    size_t n_tick, cap_tick;
+    tc_lstm_t *lstm[TC_METRIC_COUNT]; /* per metric slot, when enabled */
+    /* workspaces, allocated once (tick-sized ones grow with the series count) */
+    tc_forecast_step_t *paths;      /* N_MODELS x horizon, per tick entry being emitted */
+    bool has_path[N_MODELS];
     double *upper;                  /* horizon */
+    double *fit_y;                  /* hcap */
+    tc_arima_fc_t *afc;             /* horizon */
+    int32_t *l_slots;               /* lstm max_batch */
+    int64_t *l_t;
+    float *l_y, *l_mean1, *l_sd1;
+    float *l_mean, *l_sd;           /* max_batch x horizon */
+    size_t *l_entry;                /* tick entry of each batch row */
+    size_t *lstm_row;               /* per tick entry: row in the LSTM output, or SIZE_MAX */
+    float *lstm_out_mean, *lstm_out_sd; /* cap_tick x horizon */
 };
 
 void tc_pipeline_config_default(tc_pipeline_config_t *cfg)
@@ -77,6 +106,19 @@ void tc_pipeline_config_default(tc_pipeline_config_t *cfg)
     cfg->horizon = 0;
     cfg->forecast_metrics = 1u << TC_METRIC_REQUESTS;
     cfg->season = 60;
+    cfg->publish = TC_PIPELINE_PUBLISH_BEST;
+    cfg->ensemble_lambda = 0.97;
+    cfg->arima = false;
+    tc_arima_spec_default(&cfg->arima_spec);
+    cfg->arima_spec.p = 2;
+    cfg->arima_spec.d = 1;
+    cfg->arima_spec.q = 1;
+    cfg->arima_spec.P = cfg->arima_spec.D = cfg->arima_spec.Q = 0;
+    cfg->arima_spec.s = 0;
+    cfg->arima_fit_after = 120;
+    cfg->arima_refit_every = 0;
+    cfg->lstm = false;
+    tc_lstm_config_default(&cfg->lstm_cfg);
 }
 
 /* Returns the track of (series, metric slot), creating it; NULL if no memory. */
@@ -96,41 +138,96 @@ static track_t *track_get(tc_pipeline_t *p, uint32_t series, unsigned slot)
     }
     track_t *t = &p->tracks[(size_t)series * p->n_metrics + slot];
     if (!t->hist) {
-        t->hist = calloc(p->cfg.season, sizeof(*t->hist));
+        t->hist = calloc(p->hcap, sizeof(*t->hist));
         if (!t->hist)
             return NULL;
-        tc_accuracy_init(&t->acc, NAN, 1.0);
+        for (int m = 0; m < N_MODELS; m++) {
+            tc_accuracy_init(&t->acc[m], NAN, 1.0);
+            t->pend_mean[m] = t->pend_lo80[m] = t->pend_hi80[m] = NAN;
+        }
+        tc_ensemble_init(&t->ens, N_BASE, p->cfg.ensemble_lambda);
         if (p->cfg.autoscale.enabled)
             tc_autoscale_init(&t->as, &p->cfg.autoscale.rule);
     }
     return t;
 }
 
-/* Adds the value of the bucket that closed, scoring the pending forecast. */
-static void track_observe(const tc_pipeline_t *p, track_t *t, int64_t start_ms, double y)
+static double hist_at(const tc_pipeline_t *p, const track_t *t, uint64_t tau)
+{
+    return t->hist[tau % p->hcap];
+}
+
+/* Fits (or refits) the track's SARIMA on its last arima_fit_after values. */
+static void arima_fit(tc_pipeline_t *p, track_t *t)
+{
+    size_t n = p->cfg.arima_fit_after;
+    for (size_t i = 0; i < n; i++)
+        p->fit_y[i] = hist_at(p, t, t->n - n + i);
+    tc_arima_t *m = NULL;
+    int rc = p->cfg.arima_auto
+                 ? tc_arima_auto(p->fit_y, NULL, n, 0, (int)p->cfg.season, NAN, NULL, &m)
+                 : tc_arima_fit(&p->cfg.arima_spec, p->fit_y, NULL, n, NULL, &m);
+    t->arima_tried_n = t->n;
+    if (rc == 0) {
+        tc_arima_free(t->arima);
+        t->arima = m;
+    }
+}
+
+/*
+ * Adds the value y of the bucket starting at start_ms: scores the pending
+ * one-step forecasts, feeds the ensemble their errors, updates the naive
+ * residuals, the history and the SARIMA filter (fitting it when due).
+ */
+static void track_observe(tc_pipeline_t *p, track_t *t, int64_t start_ms, double y)
 {
     unsigned s = p->cfg.season;
-    if (t->pending && t->pending_for_ms == start_ms)
-        tc_accuracy_add_interval(&t->acc, y, t->pending_mean, t->pending_lo80, t->pending_hi80);
+    if (t->pending && t->pending_for_ms == start_ms) {
+        for (int m = 0; m < N_MODELS; m++)
+            if (isfinite(t->pend_mean[m]))
+                tc_accuracy_add_interval(&t->acc[m], y, t->pend_mean[m], t->pend_lo80[m],
+                                         t->pend_hi80[m]);
+        tc_ensemble_observe(&t->ens, t->pend_mean, y);
+    }
     t->pending = false;
     if (t->n >= 1) {
-        double e = y - t->hist[(t->n - 1) % s];
+        double e = y - hist_at(p, t, t->n - 1);
         t->ss_naive += e * e;
         t->n_naive++;
     }
     if (t->n >= s) {
-        double e = y - t->hist[t->n % s]; /* the value s buckets back */
+        double e = y - hist_at(p, t, t->n - s);
         t->ss_season += e * e;
         t->sa_season += fabs(e);
         t->n_season++;
-        t->acc.scale = t->sa_season / (double)t->n_season;
+        for (int m = 0; m < N_MODELS; m++)
+            t->acc[m].scale = t->sa_season / (double)t->n_season;
     }
-    t->hist[t->n % s] = y;
+    t->hist[t->n % p->hcap] = y;
     t->n++;
+    if (!p->cfg.arima)
+        return;
+    if (t->arima) {
+        tc_arima_update(t->arima, y, NULL);
+        if (p->cfg.arima_refit_every && t->n - t->arima_tried_n >= p->cfg.arima_refit_every)
+            arima_fit(p, t);
+    } else if (t->n >= p->cfg.arima_fit_after &&
+               (t->arima_tried_n == 0 || t->n - t->arima_tried_n >= p->cfg.arima_fit_after)) {
+        arima_fit(p, t);
+    }
 }
 
-/* Seasonal-naive path into p->steps; false while there is too little history. */
-static bool track_forecast(const tc_pipeline_t *p, const track_t *t)
+static void set_step(tc_forecast_step_t *st, double mean, double sd)
+{
+    st->mean = mean;
+    st->lo80 = mean - Z80 * sd;
+    st->hi80 = mean + Z80 * sd;
+    st->lo95 = mean - Z95 * sd;
+    st->hi95 = mean + Z95 * sd;
+}
+
+/* Seasonal-naive path; false while there is too little history. */
+static bool snaive_path(const tc_pipeline_t *p, const track_t *t, tc_forecast_step_t *out)
 {
     unsigned s = p->cfg.season;
     bool seasonal = s > 1 && t->n >= s && t->n_season > 0;
@@ -140,83 +237,226 @@ static bool track_forecast(const tc_pipeline_t *p, const track_t *t)
                                  : t->ss_naive / (double)t->n_naive);
     uint64_t last = t->n - 1; /* time index of the newest value */
     for (unsigned h = 1; h <= p->cfg.horizon; h++) {
-        double mean, sd;
         if (seasonal) {
             uint64_t k = (h - 1) / s + 1;
-            mean = t->hist[(last + h - s * k) % s];
-            sd = sigma * sqrt((double)k);
+            set_step(&out[h - 1], hist_at(p, t, last + h - s * k), sigma * sqrt((double)k));
         } else {
-            mean = t->hist[last % s];
-            sd = sigma * sqrt((double)h);
+            set_step(&out[h - 1], hist_at(p, t, last), sigma * sqrt((double)h));
         }
-        tc_forecast_step_t *st = &p->steps[h - 1];
-        st->mean = mean;
-        st->lo80 = mean - Z80 * sd;
-        st->hi80 = mean + Z80 * sd;
-        st->lo95 = mean - Z95 * sd;
-        st->hi95 = mean + Z95 * sd;
-        p->upper[h - 1] = p->cfg.autoscale.use_80 ? st->hi80 : st->hi95;
     }
     return true;
 }
 
-static void run_tracks(tc_pipeline_t *p, uint32_t series, const char *key, size_t key_len,
-                       const tc_bucket_t *b)
+static bool arima_path(tc_pipeline_t *p, track_t *t, tc_forecast_step_t *out)
 {
-    for (unsigned i = 0; i < p->n_metrics; i++) {
-        tc_metric_t m = p->metrics[i];
-        track_t *t = track_get(p, series, i);
-        if (!t)
-            continue; /* out of memory: this series is not forecast */
-        track_observe(p, t, b->start_ms, tc_bucket_metric(b, m));
-        if (!track_forecast(p, t))
-            continue;
-        t->pending = true;
-        t->pending_for_ms = b->start_ms + p->cfg.window.bucket_ms;
-        t->pending_mean = p->steps[0].mean;
-        t->pending_lo80 = p->steps[0].lo80;
-        t->pending_hi80 = p->steps[0].hi80;
-        p->st.forecasts++;
-        if (p->sink.forecast) {
-            tc_pipeline_forecast_t f = {.series = series,
-                                        .key = key,
-                                        .key_len = key_len,
-                                        .metric = m,
-                                        .model = "snaive",
-                                        .origin_ms = b->start_ms,
-                                        .bucket_ms = p->cfg.window.bucket_ms,
-                                        .actual = tc_bucket_metric(b, m),
-                                        .horizon = p->cfg.horizon,
-                                        .steps = p->steps};
-            tc_accuracy_get(&t->acc, &f.accuracy);
-            if (p->sink.forecast(p->sink.ctx, &f))
-                p->st.sink_errors++;
+    if (!t->arima || tc_arima_forecast(t->arima, (int)p->cfg.horizon, NULL, p->afc))
+        return false;
+    for (unsigned h = 0; h < p->cfg.horizon; h++) {
+        const tc_arima_fc_t *f = &p->afc[h];
+        if (!isfinite(f->mean))
+            return false;
+        out[h] = (tc_forecast_step_t){f->mean, f->lo80, f->hi80, f->lo95, f->hi95};
+    }
+    return true;
+}
+
+static bool lstm_path(const tc_pipeline_t *p, size_t entry, tc_forecast_step_t *out)
+{
+    size_t row = p->lstm_row[entry];
+    if (row == SIZE_MAX)
+        return false;
+    const float *mean = p->lstm_out_mean + row * p->cfg.horizon;
+    const float *sd = p->lstm_out_sd + row * p->cfg.horizon;
+    for (unsigned h = 0; h < p->cfg.horizon; h++) {
+        if (!isfinite(mean[h]) || !isfinite(sd[h]))
+            return false;
+        set_step(&out[h], mean[h], sd[h]);
+    }
+    return true;
+}
+
+/* Combines the base paths with the track's ensemble weights, step by step. */
+static bool ensemble_path(tc_pipeline_t *p, const track_t *t, tc_forecast_step_t *out)
+{
+    int have = 0;
+    for (int m = 0; m < N_BASE; m++)
+        have += p->has_path[m];
+    if (have < 2)
+        return false;
+    for (unsigned h = 0; h < p->cfg.horizon; h++) {
+        double mean[N_BASE], sd[N_BASE], cm, csd;
+        for (int m = 0; m < N_BASE; m++) {
+            const tc_forecast_step_t *st = &p->paths[(size_t)m * p->cfg.horizon + h];
+            mean[m] = p->has_path[m] ? st->mean : NAN;
+            sd[m] = p->has_path[m] ? (st->hi95 - st->mean) / Z95 : NAN;
         }
-        if (p->cfg.autoscale.enabled && m == p->cfg.autoscale.metric) {
-            tc_autoscale_decision_t d;
-            if (tc_autoscale_decide(&p->cfg.autoscale.rule, &t->as, b->start_ms, p->upper,
-                                    p->cfg.horizon, p->cfg.autoscale.use_80 ? "p80" : "p95",
-                                    &d) == 0 &&
-                d.change) {
-                p->st.scale_signals++;
-                if (p->sink.scale) {
-                    tc_pipeline_scale_t sc = {.series = series,
-                                              .key = key,
-                                              .key_len = key_len,
-                                              .current_replicas = d.previous,
-                                              .recommended_replicas = d.recommended,
-                                              .forecast_upper = d.peak,
-                                              .at_h = d.at_h,
-                                              .capacity_per_replica =
-                                                  p->cfg.autoscale.rule.capacity_per_replica,
-                                              .origin_ms = b->start_ms,
-                                              .reason = d.reason};
-                    if (p->sink.scale(p->sink.ctx, &sc))
-                        p->st.sink_errors++;
-                }
-            }
+        if (tc_ensemble_combine(&t->ens, mean, sd, &cm, &csd) || !isfinite(cm))
+            return false;
+        set_step(&out[h], cm, isfinite(csd) ? csd : 0);
+    }
+    return true;
+}
+
+static void emit_forecast(tc_pipeline_t *p, const track_t *t, uint32_t series, tc_metric_t metric,
+                          int model, const tc_bucket_t *b)
+{
+    p->st.forecasts++;
+    if (!p->sink.forecast)
+        return;
+    size_t key_len;
+    const char *key = tc_registry_key(p->reg, series, &key_len);
+    tc_pipeline_forecast_t f = {.series = series,
+                                .key = key,
+                                .key_len = key_len,
+                                .metric = metric,
+                                .model = model_names[model],
+                                .origin_ms = b->start_ms,
+                                .bucket_ms = p->cfg.window.bucket_ms,
+                                .actual = tc_bucket_metric(b, metric),
+                                .horizon = p->cfg.horizon,
+                                .steps = p->paths + (size_t)model * p->cfg.horizon};
+    tc_accuracy_get(&t->acc[model], &f.accuracy);
+    if (p->sink.forecast(p->sink.ctx, &f))
+        p->st.sink_errors++;
+}
+
+static void autoscale(tc_pipeline_t *p, track_t *t, uint32_t series, int model,
+                      const tc_bucket_t *b)
+{
+    const tc_forecast_step_t *path = p->paths + (size_t)model * p->cfg.horizon;
+    for (unsigned h = 0; h < p->cfg.horizon; h++)
+        p->upper[h] = p->cfg.autoscale.use_80 ? path[h].hi80 : path[h].hi95;
+    tc_autoscale_decision_t d;
+    if (tc_autoscale_decide(&p->cfg.autoscale.rule, &t->as, b->start_ms, p->upper,
+                            p->cfg.horizon, p->cfg.autoscale.use_80 ? "p80" : "p95", &d) ||
+        !d.change)
+        return;
+    p->st.scale_signals++;
+    if (!p->sink.scale)
+        return;
+    size_t key_len;
+    const char *key = tc_registry_key(p->reg, series, &key_len);
+    tc_pipeline_scale_t sc = {.series = series,
+                              .key = key,
+                              .key_len = key_len,
+                              .current_replicas = d.previous,
+                              .recommended_replicas = d.recommended,
+                              .forecast_upper = d.peak,
+                              .at_h = d.at_h,
+                              .capacity_per_replica = p->cfg.autoscale.rule.capacity_per_replica,
+                              .origin_ms = b->start_ms,
+                              .reason = d.reason};
+    if (p->sink.scale(p->sink.ctx, &sc))
+        p->st.sink_errors++;
+}
+
+/* One LSTM step (and path forecast) for the tick's entries of metric slot i. */
+static void lstm_tick(tc_pipeline_t *p, unsigned i)
+{
+    tc_lstm_t *m = p->lstm[i];
+    size_t max_batch = (size_t)p->cfg.lstm_cfg.max_batch, H = p->cfg.horizon;
+    size_t e = 0;
+    for (size_t k = 0; k < p->n_tick; k++)
+        p->lstm_row[k] = SIZE_MAX;
+    while (e < p->n_tick) {
+        size_t nb = 0;
+        for (; e < p->n_tick && nb < max_batch; e++) {
+            const closed_t *c = &p->tick[e];
+            if (c->series >= (uint32_t)p->cfg.lstm_cfg.max_series)
+                continue;
+            p->l_slots[nb] = (int32_t)c->series;
+            p->l_t[nb] = c->b.start_ms;
+            p->l_y[nb] = (float)tc_bucket_metric(&c->b, p->metrics[i]);
+            p->l_entry[nb] = e;
+            nb++;
+        }
+        if (!nb)
+            continue;
+        if (tc_lstm_step(m, nb, p->l_slots, p->l_t, p->l_y, NULL, true, p->l_mean1, p->l_sd1) ||
+            tc_lstm_forecast(m, nb, p->l_slots, (int)H, NULL, p->l_mean, p->l_sd))
+            continue;
+        for (size_t r = 0; r < nb; r++) {
+            size_t ent = p->l_entry[r];
+            p->lstm_row[ent] = ent;
+            memcpy(p->lstm_out_mean + ent * H, p->l_mean + r * H, H * sizeof(float));
+            memcpy(p->lstm_out_sd + ent * H, p->l_sd + r * H, H * sizeof(float));
         }
     }
+}
+
+/* Runs the engines on the buckets of the current tick, then empties it. */
+static void process_tick(tc_pipeline_t *p)
+{
+    size_t H = p->cfg.horizon;
+    for (unsigned i = 0; i < p->n_metrics; i++) {
+        tc_metric_t metric = p->metrics[i];
+        for (size_t e = 0; e < p->n_tick; e++) {
+            track_t *t = track_get(p, p->tick[e].series, i);
+            if (t)
+                track_observe(p, t, p->tick[e].b.start_ms, tc_bucket_metric(&p->tick[e].b, metric));
+        }
+        if (p->lstm[i])
+            lstm_tick(p, i);
+        for (size_t e = 0; e < p->n_tick; e++) {
+            const closed_t *c = &p->tick[e];
+            track_t *t = track_get(p, c->series, i);
+            if (!t)
+                continue; /* out of memory: this series is not forecast */
+            p->has_path[M_SNAIVE] = snaive_path(p, t, p->paths + M_SNAIVE * H);
+            p->has_path[M_SARIMA] = arima_path(p, t, p->paths + M_SARIMA * H);
+            p->has_path[M_LSTM] = p->lstm[i] && lstm_path(p, e, p->paths + M_LSTM * H);
+            p->has_path[M_ENSEMBLE] = ensemble_path(p, t, p->paths + M_ENSEMBLE * H);
+            int best = -1;
+            for (int m = 0; m < N_MODELS; m++) {
+                t->pend_mean[m] = p->has_path[m] ? p->paths[m * H].mean : NAN;
+                t->pend_lo80[m] = p->has_path[m] ? p->paths[m * H].lo80 : NAN;
+                t->pend_hi80[m] = p->has_path[m] ? p->paths[m * H].hi80 : NAN;
+                if (p->has_path[m])
+                    best = m; /* the ensemble when it exists, else the one model */
+            }
+            if (best < 0)
+                continue;
+            t->pending = true;
+            t->pending_for_ms = c->b.start_ms + p->cfg.window.bucket_ms;
+            for (int m = 0; m < N_MODELS; m++)
+                if (p->has_path[m] && (m == best || p->cfg.publish == TC_PIPELINE_PUBLISH_ALL))
+                    emit_forecast(p, t, c->series, metric, m, &c->b);
+            if (p->cfg.autoscale.enabled && metric == p->cfg.autoscale.metric)
+                autoscale(p, t, c->series, best, &c->b);
+        }
+    }
+    p->n_tick = 0;
+}
+
+/* Grows the tick-sized workspaces to n entries. */
+static int tick_reserve(tc_pipeline_t *p, size_t n)
+{
+    if (n <= p->cap_tick)
+        return 0;
+    size_t cap = p->cap_tick ? 2 * p->cap_tick : 64;
+    while (cap < n)
+        cap *= 2;
+    size_t H = p->cfg.horizon ? p->cfg.horizon : 1;
+    closed_t *tick = realloc(p->tick, cap * sizeof(*tick));
+    if (!tick)
+        return TC_ENOMEM;
+    p->tick = tick;
+    size_t *row = realloc(p->lstm_row, cap * sizeof(*row));
+    if (!row)
+        return TC_ENOMEM;
+    p->lstm_row = row;
+    if (p->cfg.lstm) {
+        float *a = realloc(p->lstm_out_mean, cap * H * sizeof(*a));
+        if (!a)
+            return TC_ENOMEM;
+        p->lstm_out_mean = a;
+        float *b = realloc(p->lstm_out_sd, cap * H * sizeof(*b));
+        if (!b)
+            return TC_ENOMEM;
+        p->lstm_out_sd = b;
+    }
+    p->cap_tick = cap;
+    return 0;
 }
 
 static void on_close(void *ud, uint32_t series, const char *key, size_t key_len,
@@ -233,8 +473,22 @@ static void on_close(void *ud, uint32_t series, const char *key, size_t key_len,
         if (p->sink.bucket(p->sink.ctx, &out))
             p->st.sink_errors++;
     }
-    if (p->cfg.horizon)
-        run_tracks(p, series, key, key_len, b);
+    if (!p->cfg.horizon)
+        return;
+    if (p->n_tick && p->tick[0].b.start_ms != b->start_ms)
+        process_tick(p);
+    if (tick_reserve(p, p->n_tick + 1))
+        return; /* out of memory: this bucket is not forecast */
+    p->tick[p->n_tick].series = series;
+    p->tick[p->n_tick].b = *b;
+    p->n_tick++;
+}
+
+/* Ends a public call: the last tick's buckets are processed now. */
+static void end_call(tc_pipeline_t *p)
+{
+    if (p->n_tick)
+        process_tick(p);
 }
 
 int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *sink,
@@ -243,7 +497,9 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
     *out = NULL;
     if (cfg->horizon > TC_PIPELINE_MAX_HORIZON || cfg->window.max_series < 1 ||
         cfg->window.max_series >= (1u << 31) || cfg->season < 1 || cfg->season > 100000 ||
-        (cfg->forecast_metrics & ~((1u << TC_METRIC_COUNT) - 1)))
+        (cfg->forecast_metrics & ~((1u << TC_METRIC_COUNT) - 1)) ||
+        !(cfg->ensemble_lambda > 0 && cfg->ensemble_lambda <= 1) ||
+        (cfg->arima && (cfg->arima_fit_after < 8 || cfg->arima_fit_after > 100000)))
         return TC_EINVAL;
     if (cfg->autoscale.enabled &&
         (!cfg->horizon || tc_autoscale_config_check(&cfg->autoscale.rule) ||
@@ -266,10 +522,44 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
             p->metrics[p->n_metrics++] = (tc_metric_t)m;
     if (!p->n_metrics)
         p->cfg.horizon = 0; /* nothing to forecast */
-    p->steps = calloc(TC_PIPELINE_MAX_HORIZON, sizeof(*p->steps));
-    p->upper = calloc(TC_PIPELINE_MAX_HORIZON, sizeof(*p->upper));
-    if (!p->dec || !p->reg || !p->steps || !p->upper)
+    if (!p->cfg.horizon)
+        p->cfg.arima = p->cfg.lstm = false;
+    p->hcap = p->cfg.season;
+    if (p->cfg.arima && p->cfg.arima_fit_after > p->hcap)
+        p->hcap = p->cfg.arima_fit_after;
+    size_t H = p->cfg.horizon ? p->cfg.horizon : 1;
+    p->paths = calloc(N_MODELS * H, sizeof(*p->paths));
+    p->upper = calloc(H, sizeof(*p->upper));
+    p->fit_y = calloc(p->hcap, sizeof(*p->fit_y));
+    p->afc = calloc(H, sizeof(*p->afc));
+    if (!p->dec || !p->reg || !p->paths || !p->upper || !p->fit_y || !p->afc)
         goto fail;
+    if (p->cfg.lstm) {
+        tc_lstm_config_t lc = p->cfg.lstm_cfg;
+        lc.max_horizon = (int)H;
+        lc.bucket_ms = p->cfg.window.bucket_ms;
+        if (lc.max_series > (int)p->cfg.window.max_series)
+            lc.max_series = (int)p->cfg.window.max_series;
+        if (lc.max_batch > lc.max_series)
+            lc.max_batch = lc.max_series;
+        p->cfg.lstm_cfg = lc;
+        for (unsigned i = 0; i < p->n_metrics; i++)
+            if ((rc = tc_lstm_new(&lc, &p->lstm[i])))
+                goto fail;
+        rc = TC_ENOMEM;
+        size_t B = (size_t)lc.max_batch;
+        p->l_slots = calloc(B, sizeof(*p->l_slots));
+        p->l_t = calloc(B, sizeof(*p->l_t));
+        p->l_y = calloc(B, sizeof(*p->l_y));
+        p->l_mean1 = calloc(B, sizeof(*p->l_mean1));
+        p->l_sd1 = calloc(B, sizeof(*p->l_sd1));
+        p->l_mean = calloc(B * H, sizeof(*p->l_mean));
+        p->l_sd = calloc(B * H, sizeof(*p->l_sd));
+        p->l_entry = calloc(B, sizeof(*p->l_entry));
+        if (!p->l_slots || !p->l_t || !p->l_y || !p->l_mean1 || !p->l_sd1 || !p->l_mean ||
+            !p->l_sd || !p->l_entry)
+            goto fail;
+    }
     p->win = tc_window_new(&cfg->window, p->reg, on_close, p);
     if (!p->win) {
         rc = TC_EINVAL;
@@ -289,11 +579,29 @@ void tc_pipeline_free(tc_pipeline_t *p)
     tc_window_free(p->win);
     tc_registry_free(p->reg);
     tc_decoder_free(p->dec);
-    for (size_t i = 0; i < p->cap_series * p->n_metrics; i++)
+    for (size_t i = 0; i < p->cap_series * p->n_metrics; i++) {
         free(p->tracks[i].hist);
+        tc_arima_free(p->tracks[i].arima);
+    }
+    for (int i = 0; i < TC_METRIC_COUNT; i++)
+        tc_lstm_free(p->lstm[i]);
     free(p->tracks);
-    free(p->steps);
+    free(p->tick);
+    free(p->paths);
     free(p->upper);
+    free(p->fit_y);
+    free(p->afc);
+    free(p->l_slots);
+    free(p->l_t);
+    free(p->l_y);
+    free(p->l_mean1);
+    free(p->l_sd1);
+    free(p->l_mean);
+    free(p->l_sd);
+    free(p->l_entry);
+    free(p->lstm_row);
+    free(p->lstm_out_mean);
+    free(p->lstm_out_sd);
     free(p);
 }
 
@@ -348,6 +656,7 @@ int tc_pipeline_feed_event(tc_pipeline_t *p, const tc_event_t *ev)
     if (rc)
         return rc;
     rc = tc_window_add(p->win, series, ev);
+    end_call(p);
     if (rc == TC_ELATE) {
         p->st.late++;
         tc_window_stats_t ws;
@@ -389,11 +698,13 @@ int tc_pipeline_feed_envelope(tc_pipeline_t *p, const uint8_t *buf, size_t len)
 void tc_pipeline_advance(tc_pipeline_t *p, int64_t t_ms)
 {
     tc_window_advance(p->win, t_ms);
+    end_call(p);
 }
 
 void tc_pipeline_flush(tc_pipeline_t *p)
 {
     tc_window_flush(p->win);
+    end_call(p);
 }
 
 void tc_pipeline_stats(const tc_pipeline_t *p, tc_pipeline_stats_t *st)
@@ -472,14 +783,30 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     ps.forecast_metrics = p->cfg.forecast_metrics;
 
     size_t n_all = p->cap_series * p->n_metrics;
-    for (size_t i = 0; i < n_all; i++)
+    for (size_t i = 0; i < n_all; i++) {
+        if (p->tracks[i].arima) {
+            rc = TC_EUNSUPPORTED; /* SARIMA state cannot be checkpointed yet */
+            goto out;
+        }
         n_tracks += p->tracks[i].hist != NULL;
+    }
+    ProtobufCBinaryData lstm_bufs[TC_METRIC_COUNT];
+    memset(lstm_bufs, 0, sizeof(lstm_bufs));
+    size_t n_lstm = 0;
+    for (unsigned i = 0; i < p->n_metrics; i++)
+        if (p->lstm[i]) {
+            if (tc_lstm_save(p->lstm[i], &lstm_bufs[i].data, &lstm_bufs[i].len))
+                goto out_lstm;
+            n_lstm++;
+        }
+    ps.n_lstm = n_lstm;
+    ps.lstm = lstm_bufs;
     if (n_tracks) {
         tracks = calloc(n_tracks, sizeof(*tracks));
         trackp = calloc(n_tracks, sizeof(*trackp));
-        acc = calloc(n_tracks * N_ACC, sizeof(*acc));
+        acc = calloc(n_tracks * N_ACC * N_MODELS, sizeof(*acc));
         if (!tracks || !trackp || !acc)
-            goto out;
+            goto out_lstm;
     }
     for (size_t i = 0, k = 0; i < n_all; i++) {
         const track_t *t = &p->tracks[i];
@@ -489,7 +816,7 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
         tidecast__v1__track_state__init(ts);
         ts->series = (uint32_t)(i / p->n_metrics);
         ts->metric = (uint32_t)p->metrics[i % p->n_metrics];
-        ts->n_history = p->cfg.season;
+        ts->n_history = p->hcap;
         ts->history = t->hist;
         ts->n = t->n;
         ts->ss_naive = t->ss_naive;
@@ -499,19 +826,29 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
         ts->n_season = t->n_season;
         ts->pending = t->pending;
         ts->pending_for_ms = t->pending_for_ms;
-        ts->pending_mean = t->pending_mean;
-        ts->pending_lo80 = t->pending_lo80;
-        ts->pending_hi80 = t->pending_hi80;
-        double *a = acc + k * N_ACC;
+        ts->n_pending_mean = ts->n_pending_lo80 = ts->n_pending_hi80 = N_MODELS;
+        ts->pending_mean = (double *)t->pend_mean;
+        ts->pending_lo80 = (double *)t->pend_lo80;
+        ts->pending_hi80 = (double *)t->pend_hi80;
+        double *a = acc + k * N_ACC * N_MODELS;
         size_t j = 0;
-#define ACC_PUT_(f) a[j++] = t->acc.f;
-        ACC_FIELDS(ACC_PUT_)
+        for (int m = 0; m < N_MODELS; m++) {
+#define ACC_PUT_(f) a[j++] = t->acc[m].f;
+            ACC_FIELDS(ACC_PUT_)
 #undef ACC_PUT_
-        ts->n_accuracy = N_ACC;
+        }
+        ts->n_accuracy = N_ACC * N_MODELS;
         ts->accuracy = a;
         ts->replicas = t->as.replicas;
         ts->scaled_once = t->as.changed_once;
         ts->last_scale_ms = t->as.last_change_ms;
+        ts->ens_models = t->ens.n_models;
+        ts->ens_lambda = t->ens.lambda;
+        ts->n_ens_sse = ts->n_ens_wsum = ts->n_ens_n = TC_ENSEMBLE_MAX_MODELS;
+        ts->ens_sse = (double *)t->ens.sse;
+        ts->ens_wsum = (double *)t->ens.wsum;
+        ts->ens_n = (uint64_t *)t->ens.n;
+        ts->arima_tried_n = t->arima_tried_n;
         trackp[k++] = ts;
     }
     ps.n_tracks = n_tracks;
@@ -522,10 +859,13 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     *buf = malloc(*len ? *len : 1);
     if (!*buf) {
         *len = 0;
-        goto out;
+        goto out_lstm;
     }
     tidecast__v1__snapshot__pack(&snap, *buf);
     rc = 0;
+out_lstm:
+    for (unsigned i = 0; i < TC_METRIC_COUNT; i++)
+        free(lstm_bufs[i].data);
 out:
     free(win);
     free(offs);
@@ -571,9 +911,20 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
     for (size_t i = 0; i < ps->n_tracks; i++) {
         const Tidecast__V1__TrackState *ts = ps->tracks[i];
         if (ts->series >= n_series || ts->metric >= TC_METRIC_COUNT ||
-            !(p->cfg.forecast_metrics & (1u << ts->metric)) || ts->n_history != p->cfg.season ||
-            ts->n_accuracy != N_ACC)
+            !(p->cfg.forecast_metrics & (1u << ts->metric)) || ts->n_history != p->hcap ||
+            ts->n_accuracy != N_ACC * N_MODELS || ts->n_pending_mean != N_MODELS ||
+            ts->n_pending_lo80 != N_MODELS || ts->n_pending_hi80 != N_MODELS ||
+            ts->n_ens_sse != TC_ENSEMBLE_MAX_MODELS || ts->n_ens_wsum != TC_ENSEMBLE_MAX_MODELS ||
+            ts->n_ens_n != TC_ENSEMBLE_MAX_MODELS || ts->ens_models < 1 ||
+            ts->ens_models > TC_ENSEMBLE_MAX_MODELS)
             goto out;
+    }
+    size_t want_lstm = 0;
+    for (unsigned i = 0; i < p->n_metrics; i++)
+        want_lstm += p->lstm[i] != NULL;
+    if (ps->n_lstm != want_lstm) {
+        rc = TC_EINVAL;
+        goto out;
     }
     for (size_t i = 0; i < ps->n_tracks; i++) {
         const Tidecast__V1__TrackState *ts = ps->tracks[i];
@@ -585,7 +936,7 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
             rc = TC_ENOMEM;
             goto out;
         }
-        memcpy(t->hist, ts->history, p->cfg.season * sizeof(*t->hist));
+        memcpy(t->hist, ts->history, p->hcap * sizeof(*t->hist));
         t->n = ts->n;
         t->ss_naive = ts->ss_naive;
         t->n_naive = ts->n_naive;
@@ -594,16 +945,35 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
         t->n_season = ts->n_season;
         t->pending = ts->pending;
         t->pending_for_ms = ts->pending_for_ms;
-        t->pending_mean = ts->pending_mean;
-        t->pending_lo80 = ts->pending_lo80;
-        t->pending_hi80 = ts->pending_hi80;
+        memcpy(t->pend_mean, ts->pending_mean, sizeof(t->pend_mean));
+        memcpy(t->pend_lo80, ts->pending_lo80, sizeof(t->pend_lo80));
+        memcpy(t->pend_hi80, ts->pending_hi80, sizeof(t->pend_hi80));
         size_t j = 0;
-#define ACC_GET_(f) t->acc.f = ts->accuracy[j++];
-        ACC_FIELDS(ACC_GET_)
+        for (int m = 0; m < N_MODELS; m++) {
+#define ACC_GET_(f) t->acc[m].f = ts->accuracy[j++];
+            ACC_FIELDS(ACC_GET_)
 #undef ACC_GET_
+        }
         t->as.replicas = ts->replicas;
         t->as.changed_once = ts->scaled_once;
         t->as.last_change_ms = ts->last_scale_ms;
+        t->ens.n_models = ts->ens_models;
+        t->ens.lambda = ts->ens_lambda;
+        memcpy(t->ens.sse, ts->ens_sse, sizeof(t->ens.sse));
+        memcpy(t->ens.wsum, ts->ens_wsum, sizeof(t->ens.wsum));
+        memcpy(t->ens.n, ts->ens_n, sizeof(t->ens.n));
+        t->arima_tried_n = ts->arima_tried_n;
+    }
+    for (unsigned i = 0, k = 0; i < p->n_metrics; i++) {
+        if (!p->lstm[i])
+            continue;
+        tc_lstm_t *m;
+        rc = tc_lstm_load(ps->lstm[k].data, ps->lstm[k].len, &m);
+        k++;
+        if (rc)
+            goto out;
+        tc_lstm_free(p->lstm[i]);
+        p->lstm[i] = m;
     }
     const Tidecast__V1__PipelineCounters *pc = ps->counters;
     p->st.events = pc->events;

@@ -28,6 +28,12 @@
  *   TC_ENOMEM      not processed; the pipeline is unchanged and usable.
  * Annotations are accepted (0) and, for now, only counted.
  *
+ * Forecasting runs per tick: the buckets that close with the same start
+ * are collected and processed together when a later start closes or the
+ * feed/advance/flush call returns, so the LSTM step is one batch. Sink
+ * order: every bucket as it closes, then that tick's forecasts (series in
+ * index order, metrics in tc_metric_t order) and scale signals.
+ *
  * Sink callbacks run inside feed/advance/flush calls, on the caller's
  * thread; they must not call back into the pipeline. A callback returning
  * non-zero is counted in stats.sink_errors and processing goes on: sinks
@@ -44,8 +50,10 @@
 #include <stdint.h>
 
 #include "accuracy.h"
+#include "arima.h"
 #include "autoscale.h"
 #include "decode.h"
+#include "lstm.h"
 #include "event.h"
 #include "serieskey.h"
 #include "window.h"
@@ -134,6 +142,14 @@ typedef struct tc_pipeline_autoscale {
     tc_autoscale_config_t rule;
 } tc_pipeline_autoscale_t;
 
+/* Which forecasts reach sink.forecast. */
+typedef enum tc_pipeline_publish {
+    TC_PIPELINE_PUBLISH_BEST = 0, /* one per series, metric and bucket: the
+                                     ensemble when two or more models have a
+                                     forecast, else the one model that has */
+    TC_PIPELINE_PUBLISH_ALL = 1,  /* every model with a forecast, and the ensemble */
+} tc_pipeline_publish_t;
+
 typedef struct tc_pipeline_config {
     tc_decode_limits_t decode;
     tc_serieskey_config_t keying;
@@ -141,20 +157,45 @@ typedef struct tc_pipeline_config {
     /*
      * Forecasting: horizon 0 disables it. forecast_metrics is a bit set of
      * (1u << tc_metric_t); season is the seasonal period in buckets (1 = no
-     * seasonality). Models: the seasonal naive always runs (it is also the
-     * MASE yardstick); the forecast published for autoscaling is the best
-     * model available.
+     * seasonality). The seasonal naive always runs (it is also the MASE
+     * yardstick); SARIMA and LSTM are optional; the ensemble (ensemble.h,
+     * discount ensemble_lambda) combines whichever models have a forecast.
      */
     unsigned horizon;
     unsigned forecast_metrics;
     unsigned season;
+    tc_pipeline_publish_t publish;
+    double ensemble_lambda;        /* (0, 1]; default 0.97 */
+    /*
+     * SARIMA (arima.h), per series and metric: fitted on the loop thread by
+     * exact ML once a track has arima_fit_after buckets (orders arima_spec,
+     * or chosen automatically with arima_auto), then one Kalman update per
+     * bucket; refitted on the last arima_fit_after buckets every
+     * arima_refit_every buckets (0 = never). A fit that fails is retried
+     * after another arima_fit_after buckets.
+     */
+    bool arima;
+    tc_arima_spec_t arima_spec;
+    bool arima_auto;
+    unsigned arima_fit_after;      /* >= 8 */
+    unsigned arima_refit_every;
+    /*
+     * LSTM (lstm.h): one global model per forecast metric, stepped once per
+     * tick for all series whose bucket closed, batched. lstm_cfg's
+     * max_horizon, bucket_ms are set from the pipeline; series whose
+     * registry index is >= lstm_cfg.max_series are not given to the LSTM.
+     */
+    bool lstm;
+    tc_lstm_config_t lstm_cfg;
     tc_pipeline_autoscale_t autoscale;
 } tc_pipeline_config_t;
 
 /*
  * Defaults: decode limits of decode.h; keying by site; 60 s buckets, 10 s
  * lateness, ring 60, 100000 series; forecasting off (horizon 0), requests
- * only, season 60; autoscaling off.
+ * only, season 60, publish best, ensemble lambda 0.97; SARIMA off
+ * (spec (2,1,1), fit after 120 buckets, no refit); LSTM off (lstm.h
+ * defaults, 1024 series); autoscaling off.
  */
 void tc_pipeline_config_default(tc_pipeline_config_t *cfg);
 
@@ -225,8 +266,9 @@ const char *tc_pipeline_series_key(const tc_pipeline_t *p, uint32_t series, size
  * Serialises the whole processing state (window, registry keys, model
  * states, counters) as a tidecast.v1.Snapshot (state.proto) with the given
  * group, partition and offsets; *buf is malloc'd, the caller frees it.
- * taken_at_ms is recorded as given (the caller's clock). Returns 0 or
- * TC_ENOMEM.
+ * taken_at_ms is recorded as given (the caller's clock). Returns 0,
+ * TC_ENOMEM, or TC_EUNSUPPORTED while SARIMA models exist (arima.h's
+ * checkpoint functions are not available yet).
  */
 typedef struct tc_pipeline_offset {
     const char *topic;

@@ -8,6 +8,7 @@
  * model).  autoarima: automatic orders (tc_arima_auto).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,18 @@ static int wrap(tc_arima_t *m, void **ctx)
     return 0;
 }
 
+/* One line on stderr about the fitted model (orders, fit quality). */
+static void arima_describe(const char *who, const tc_arima_t *m)
+{
+    const tc_arima_spec_t *s = tc_arima_spec(m);
+    const tc_arima_info_t *in = tc_arima_info(m);
+    fprintf(stderr, "  %s: ", who);
+    fprintf(stderr, "SARIMA(%d,%d,%d)(%d,%d,%d)%d%s loglik %.2f AICc %.2f%s", s->p, s->d, s->q,
+             s->P, s->D, s->Q, s->s, s->mean ? " with constant" : "", in->loglik, in->aicc,
+             in->converged ? "" : " (not converged)");
+    fprintf(stderr, "\n");
+}
+
 static int sarima_fit(const double *y, size_t n, int m, void **ctx)
 {
     tc_arima_spec_t s;
@@ -104,6 +117,8 @@ static int sarima_fit(const double *y, size_t n, int m, void **ctx)
     s.s = m;
     tc_arima_t *mod = NULL;
     int rc = tc_arima_fit(&s, y, NULL, n, NULL, &mod);
+    if (!rc)
+        arima_describe("sarima", mod);
     return rc ? rc : wrap(mod, ctx);
 }
 
@@ -111,6 +126,8 @@ static int autoarima_fit(const double *y, size_t n, int m, void **ctx)
 {
     tc_arima_t *mod = NULL;
     int rc = tc_arima_auto(y, NULL, n, 0, m, NAN, NULL, &mod);
+    if (!rc)
+        arima_describe("auto", mod);
     return rc ? rc : wrap(mod, ctx);
 }
 
@@ -140,6 +157,7 @@ static void arima_free(void *ctx)
         tc_arima_free(c->m);
     free(c);
 }
+
 
 const eval_model_ops_t eval_model_sarima = {"sarima", "SARIMA(2,0,1)(1,1,1)", sarima_fit,
                                             arima_forecast, arima_update, arima_free};

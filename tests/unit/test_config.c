@@ -69,6 +69,15 @@ TC_TEST(config_reads_every_type)
     CHECK_STR_EQ(c.kafka[0].key, "bootstrap.servers");
     CHECK_STR_EQ(c.kafka[1].value, "PLAIN");
     CHECK_INT_EQ(c.kafka[1].line, 19);
+    CHECK_OK(tc_config_set(&c, "arima.order", "3, 0,2", "t", err, sizeof(err)));
+    CHECK_INT_EQ(c.arima.order[0], 3);
+    CHECK_INT_EQ(c.arima.order[2], 2);
+    CHECK_OK(tc_config_set(&c, "autoscale.enabled", "yes", "t", err, sizeof(err)));
+    CHECK_INT_EQ(c.autoscale.enabled, 1);
+    CHECK_OK(tc_config_set(&c, "autoscale.capacity", "250.5", "t", err, sizeof(err)));
+    CHECK_NEAR(c.autoscale.capacity, 250.5, 0);
+    CHECK_OK(tc_config_set(&c, "forecast.models", "snaive,lstm", "t", err, sizeof(err)));
+    CHECK_INT_EQ(c.forecast.models, TC_CONFIG_MODEL_SNAIVE | TC_CONFIG_MODEL_LSTM);
     tc_config_deinit(&c);
 }
 
@@ -85,7 +94,13 @@ TC_TEST(config_errors_name_file_line_key)
         {"[window]\nbuckt = 1m\n",
          ":2: window.buckt: unknown key; expected one of bucket, lateness, ring, metrics"},
         {"[windw]\nbucket = 1m\n", ":2: [windw]: unknown section; expected one of input, window, "
-                                   "keying, limits, log, output, kafka"},
+                                   "keying, limits, log, forecast, arima, lstm, autoscale, output, kafka"},
+        {"[arima]\norder = 2,1\n",
+         ":2: arima.order: expected three integers from 0 to 8 like 2,1,1, got '2,1'"},
+        {"[autoscale]\nenabled = maybe\n",
+         ":2: autoscale.enabled: expected true or false, got 'maybe'"},
+        {"[autoscale]\ndown_margin = 1.5\n",
+         ":2: autoscale.down_margin: expected a number from 0 to 0.95, got '1.5'"},
         {"[window]\nring = -3\n", ":2: window.ring: expected an integer from 1 to 1000000, got '-3'"},
         {"[window]\nring = 5\nring = 6\n",
          ":3: window.ring: set twice (first on line 2); expected one value"},

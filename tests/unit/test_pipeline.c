@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ensemble.h"
 #include "error.h"
 #include "pipeline.h"
 #include "tests/test.h"
@@ -191,6 +192,12 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     cfg.season = 10;
     cfg.horizon = 15;
     cfg.forecast_metrics = (1u << TC_METRIC_REQUESTS) | (1u << TC_METRIC_UNIQUE_USERS);
+    cfg.lstm = true;
+    cfg.lstm_cfg.hidden = 16;
+    cfg.lstm_cfg.max_series = 4;
+    cfg.lstm_cfg.max_batch = 4;
+    cfg.lstm_cfg.season = 10;
+    cfg.publish = TC_PIPELINE_PUBLISH_ALL;
     cfg.autoscale.enabled = true;
     cfg.autoscale.metric = TC_METRIC_REQUESTS;
     cfg.autoscale.rule = (tc_autoscale_config_t){.capacity_per_replica = 10, .min_replicas = 1,
@@ -285,6 +292,118 @@ TC_TEST(pipeline_nasa_minutes_naive_count)
     tc_pipeline_free(p);
     free(naive);
     free(r.text);
+    free(d.t);
+    free(d.host);
+}
+
+/* Keeps the step-1 mean of each model per origin, and the actuals. */
+typedef struct per_origin {
+    int64_t t0;
+    int n;
+    double actual[1000];
+    double mean[4][1000];  /* snaive, sarima, lstm, ensemble; NAN = none */
+    double sd[4][1000];
+    double path_sarima[1000][15];
+} per_origin_t;
+
+static int model_index(const char *m)
+{
+    return !strcmp(m, "snaive") ? 0 : !strcmp(m, "sarima") ? 1 : !strcmp(m, "lstm") ? 2 : 3;
+}
+
+static int po_forecast(void *ctx, const tc_pipeline_forecast_t *f)
+{
+    per_origin_t *po = ctx;
+    int i = (int)((f->origin_ms - po->t0) / 60000);
+    if (i < 0 || i >= 1000)
+        return 0;
+    int m = model_index(f->model);
+    po->actual[i] = f->actual;
+    po->mean[m][i] = f->steps[0].mean;
+    po->sd[m][i] = (f->steps[0].hi95 - f->steps[0].mean) / 1.959963984540054;
+    if (m == 1)
+        for (int h = 0; h < 15; h++)
+            po->path_sarima[i][h] = f->steps[h].mean;
+    return 0;
+}
+
+/*
+ * SARIMA in the pipeline against lib/arima run directly on the same
+ * per-minute counts (computed here from the TSV); the ensemble's one-step
+ * mean against lib/ensemble fed with the models' published forecasts.
+ */
+TC_TEST(pipeline_sarima_and_ensemble_match_the_libraries)
+{
+    nasa_t d;
+    CHECK(nasa_load(&d) == 0);
+    int64_t first = d.t[0] / 60000;
+    size_t nm = (size_t)(d.t[d.n - 1] / 60000 - first + 1);
+    double *y = calloc(nm, sizeof(*y));
+    for (size_t i = 0; i < d.n; i++)
+        y[d.t[i] / 60000 - first] += 1;
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.window.lateness_ms = 0;
+    cfg.season = 30;
+    cfg.horizon = 15;
+    cfg.publish = TC_PIPELINE_PUBLISH_ALL;
+    cfg.arima = true;
+    cfg.arima_fit_after = 60;
+    per_origin_t *po = calloc(1, sizeof(*po));
+    po->t0 = first * 60000;
+    for (int m = 0; m < 4; m++)
+        for (int i = 0; i < 1000; i++)
+            po->mean[m][i] = po->sd[m][i] = NAN;
+    tc_pipeline_sink_t sink = {.ctx = po, .forecast = po_forecast};
+    tc_pipeline_t *p;
+    CHECK_OK(tc_pipeline_new(&cfg, &sink, &p));
+    for (size_t i = 0; i < d.n; i++) {
+        tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
+        CHECK_OK(tc_pipeline_feed_event(p, &ev));
+    }
+    tc_pipeline_flush(p);
+    /* A pipeline holding SARIMA models cannot be checkpointed yet. */
+    uint8_t *buf = NULL;
+    size_t len;
+    CHECK_INT_EQ(tc_pipeline_snapshot(p, "g", 0, NULL, 0, 0, &buf, &len), TC_EUNSUPPORTED);
+    tc_pipeline_free(p);
+
+    /* The first SARIMA forecast is at origin 59 (60 buckets seen). */
+    CHECK(isnan(po->mean[1][58]) && !isnan(po->mean[1][59]));
+    tc_arima_t *m;
+    CHECK_OK(tc_arima_fit(&cfg.arima_spec, y, NULL, 60, NULL, &m));
+    tc_arima_fc_t fc[15];
+    for (size_t o = 59; o < 70; o++) {
+        if (o > 59)
+            CHECK_OK(tc_arima_update(m, y[o], NULL));
+        CHECK_OK(tc_arima_forecast(m, 15, NULL, fc));
+        for (int h = 0; h < 15; h++)
+            CHECK_REL(po->path_sarima[o][h], fc[h].mean, 1e-12);
+    }
+    tc_arima_free(m);
+
+    /* Ensemble: same weights from the same one-step errors. */
+    tc_ensemble_t e;
+    CHECK_OK(tc_ensemble_init(&e, 3, cfg.ensemble_lambda));
+    int checked = 0;
+    for (size_t o = 0; o + 1 < nm && o < 1000; o++) {
+        if (o > 0) {
+            double prev[3] = {po->mean[0][o - 1], po->mean[1][o - 1], po->mean[2][o - 1]};
+            if (!isnan(prev[0]) || !isnan(prev[1]))
+                tc_ensemble_observe(&e, prev, y[o]);
+        }
+        double mean[3] = {po->mean[0][o], po->mean[1][o], po->mean[2][o]};
+        double sd[3] = {po->sd[0][o], po->sd[1][o], po->sd[2][o]};
+        if (isnan(mean[0]) || isnan(mean[1]))
+            continue;
+        double cm, csd;
+        CHECK_OK(tc_ensemble_combine(&e, mean, sd, &cm, &csd));
+        CHECK_REL(po->mean[3][o], cm, 1e-12);
+        checked++;
+    }
+    CHECK(checked > 600);
+    free(po);
+    free(y);
     free(d.t);
     free(d.host);
 }
