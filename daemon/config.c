@@ -41,6 +41,8 @@ static const char *const metrics[] = {"requests",    "unique_users", "bytes", "e
 static const char *const models[] = {"snaive", "sarima", "lstm", NULL};
 static const char *const publishes[] = {"best", "all", NULL};
 static const char *const bounds[] = {"p95", "p80", NULL};
+static const char *const tx_modes[] = {"visit", "purchase", NULL};
+static const char *const churn_models[] = {"bgnbd", "mbgnbd", NULL};
 
 typedef struct key_def {
     const char *section;
@@ -165,6 +167,54 @@ static const key_def_t keys[] = {
     {"autoscale", "cooldown", T_DURATION, OFF(autoscale.cooldown_ms), "10m",
      "Event time after a change before scaling down again (scaling up is immediate).", NULL, 0,
      30 * 86400000.0, false},
+    {"churn", "enabled", T_BOOL, OFF(churn.enabled), "false",
+     "Score churn risk per (pseudonymous) user from events that carry a user id.", NULL, 0, 0,
+     false},
+    {"churn", "secret", T_STRING, OFF(churn.secret), "",
+     "Secret key of the pseudonyms (keyed hash of raw user ids), at least 16 characters; "
+     "required when enabled. Raw ids are never stored or published.",
+     NULL, 0, 0, true},
+    {"churn", "transaction", T_ENUM, OFF(churn.tx_mode), "visit",
+     "What counts as a transaction: `visit` (activity after `visit_gap` of silence) or "
+     "`purchase` (behavior purchase events).",
+     tx_modes, 0, 0, false},
+    {"churn", "visit_gap", T_DURATION, OFF(churn.visit_gap_ms), "30m",
+     "Silence that separates two visits.", NULL, 1000, 365 * 86400000.0, false},
+    {"churn", "merge_same_day", T_BOOL, OFF(churn.merge_same_day), "false",
+     "Purchases on the same UTC day as the previous transaction merge into it.", NULL, 0, 0,
+     false},
+    {"churn", "time_unit", T_DURATION, OFF(churn.time_unit_ms), "1d",
+     "Unit of the model's times and of `horizon`.", NULL, 1000, 365 * 86400000.0, false},
+    {"churn", "horizon", T_DOUBLE, OFF(churn.horizon), "30",
+     "Risk = probability of no transaction within this many time units.", NULL, 1e-6, 1e6,
+     false},
+    {"churn", "model", T_ENUM, OFF(churn.model), "bgnbd",
+     "Population model: `bgnbd` (BG/NBD) or `mbgnbd` (MBG/NBD).", churn_models, 0, 0, false},
+    {"churn", "alert_threshold", T_DOUBLE, OFF(churn.alert_threshold), "0.8",
+     "Risk at which a user's alert fires.", NULL, 0.01, 0.99, false},
+    {"churn", "alert_hysteresis", T_DOUBLE, OFF(churn.alert_hysteresis), "0.05",
+     "The alert re-arms once the risk falls below threshold minus this.", NULL, 0, 0.5, false},
+    {"churn", "alert_cooldown", T_DURATION, OFF(churn.alert_cooldown_ms), "7d",
+     "Least event time between two alerts of one user.", NULL, 0, 3650 * 86400000.0, false},
+    {"churn", "alert_min_repeat", T_UINT, OFF(churn.alert_min_repeat), "1",
+     "Alert only users with at least this many repeat transactions.", NULL, 0, 1000000, false},
+    {"churn", "max_users", T_UINT, OFF(churn.max_users), "1000000",
+     "Users tracked; when full the least recently active of a sample is evicted.", NULL, 1,
+     1000000000, false},
+    {"churn", "sweep_every", T_DURATION, OFF(churn.sweep_every_ms), "1h",
+     "Event time between sweeps that re-score idle users (their risk rises while away).",
+     NULL, 0, 365 * 86400000.0, false},
+    {"churn", "sweep_users", T_UINT, OFF(churn.sweep_users), "10000",
+     "Users re-scored per sweep (the sweep resumes where it stopped).", NULL, 1, 1000000000,
+     false},
+    {"churn", "evict_idle", T_DURATION, OFF(churn.evict_idle_ms), "0s",
+     "Forget users idle this long (0: never).", NULL, 0, 3650 * 86400000.0, false},
+    {"churn", "refit_every", T_DURATION, OFF(churn.refit_every_ms), "0s",
+     "Event time between refits of the population parameters by maximum likelihood (0: never; "
+     "the CDNOW estimates are the start).",
+     NULL, 0, 3650 * 86400000.0, false},
+    {"churn", "supervised", T_BOOL, OFF(churn.supervised), "false",
+     "Publish the online logistic layer's risk once it has enough labels.", NULL, 0, 0, false},
     {"output", "buckets", T_STRING, OFF(output.buckets), "-",
      "Where closed buckets go as NDJSON, one line per series per bucket: `-` for "
      "standard output, a file path, or empty to disable.",
@@ -178,6 +228,12 @@ static const key_def_t keys[] = {
     {"output", "scale", T_STRING, OFF(output.scale), "",
      "Where scale signals go as NDJSON (`-`, a file path, or empty to disable).", NULL, 0, 0,
      true},
+    {"output", "churn_alerts", T_STRING, OFF(output.churn_alerts), "",
+     "Where churn alerts go as NDJSON (`-`, a file path, or empty to disable).", NULL, 0, 0,
+     true},
+    {"output", "churn_scores", T_STRING, OFF(output.churn_scores), "",
+     "Where per-event churn scores go as NDJSON (`-`, a file path, or empty to disable).", NULL,
+     0, 0, true},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -113,10 +113,31 @@ typedef struct tc_config {
         int64_t cooldown_ms;
     } autoscale;
     struct {
+        int enabled;       /* bool */
+        char *secret;      /* keys the pseudonyms, >= 16 characters */
+        int tx_mode;       /* 0 visit, 1 purchase */
+        int64_t visit_gap_ms;
+        int merge_same_day; /* bool */
+        int64_t time_unit_ms;
+        double horizon;    /* in time units */
+        int model;         /* 0 bgnbd, 1 mbgnbd */
+        double alert_threshold, alert_hysteresis;
+        int64_t alert_cooldown_ms;
+        uint32_t alert_min_repeat;
+        uint32_t max_users;
+        int64_t sweep_every_ms;
+        uint32_t sweep_users;
+        int64_t evict_idle_ms;
+        int64_t refit_every_ms;
+        int supervised;    /* bool */
+    } churn;
+    struct {
         char *buckets;     /* closed-bucket NDJSON: "-" stdout, path, "" off */
         char *dead_letter; /* dead-letter NDJSON file, "" = off */
         char *forecasts;   /* forecast NDJSON: "-", path, "" off */
         char *scale;       /* scale-signal NDJSON: "-", path, "" off */
+        char *churn_alerts; /* churn-alert NDJSON: "-", path, "" off */
+        char *churn_scores; /* churn-score NDJSON: "-", path, "" off */
     } output;
     /* [kafka]: librdkafka properties, passed through. */
     tc_config_kv_t *kafka;

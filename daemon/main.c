@@ -40,6 +40,8 @@ typedef struct daemon {
     FILE *dead_letter;  /* NULL when output.dead_letter is empty */
     FILE *forecasts;    /* NULL when output.forecasts is empty */
     FILE *scale;        /* NULL when output.scale is empty */
+    FILE *churn_alerts; /* NULL when output.churn_alerts is empty */
+    FILE *churn_scores; /* NULL when output.churn_scores is empty */
     uint64_t dead_letters, framing_errors, write_errors;
     int exit_code;
     bool stopping;
@@ -107,6 +109,27 @@ static int sink_scale(void *ctx, const tc_pipeline_scale_t *s)
     return rc;
 }
 
+static int sink_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
+{
+    daemon_t *d = ctx;
+    tc_log_debug("churn alert", "user=%s risk=%.4f", a->user, a->risk);
+    if (!d->churn_alerts)
+        return 0;
+    int rc = tc_output_churn_alert(d->churn_alerts, a);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write churn alerts", "path=%s", d->cfg.output.churn_alerts);
+    return rc;
+}
+
+static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
+{
+    daemon_t *d = ctx;
+    int rc = tc_output_churn_score(d->churn_scores, c);
+    if (rc && d->write_errors++ == 0)
+        tc_log_error("cannot write churn scores", "path=%s", d->cfg.output.churn_scores);
+    return rc;
+}
+
 /* ---- input ---- */
 
 static void dead_letter(daemon_t *d, uint64_t index, int code, const char *reason,
@@ -169,6 +192,10 @@ static void flush_outputs(daemon_t *d)
         fflush(d->forecasts);
     if (d->scale)
         fflush(d->scale);
+    if (d->churn_alerts)
+        fflush(d->churn_alerts);
+    if (d->churn_scores)
+        fflush(d->churn_scores);
 }
 
 static void on_check(uv_check_t *h)
@@ -182,11 +209,13 @@ static void log_summary(daemon_t *d)
     tc_pipeline_stats(d->pipe, &st);
     tc_log_info("input done",
                 "events=%llu malformed=%llu framing_errors=%llu late=%llu refused=%llu "
-                "series=%zu buckets=%llu forecasts=%llu scale_signals=%llu dead_letters=%llu",
+                "series=%zu buckets=%llu forecasts=%llu scale_signals=%llu churn_events=%llu "
+                "churn_alerts=%llu dead_letters=%llu",
                 (unsigned long long)st.events, (unsigned long long)st.malformed,
                 (unsigned long long)d->framing_errors, (unsigned long long)st.late,
                 (unsigned long long)st.refused, st.series, (unsigned long long)st.buckets,
                 (unsigned long long)st.forecasts, (unsigned long long)st.scale_signals,
+                (unsigned long long)st.churn_events, (unsigned long long)st.churn_alerts,
                 (unsigned long long)d->dead_letters);
 }
 
@@ -289,6 +318,35 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->autoscale.rule.max_replicas = c->autoscale.max_replicas;
     pc->autoscale.rule.down_margin = c->autoscale.down_margin;
     pc->autoscale.rule.cooldown_ms = c->autoscale.cooldown_ms;
+    pc->churn = c->churn.enabled;
+    tc_churn_config_t *cc = &pc->churn_cfg;
+    cc->tx_mode = c->churn.tx_mode ? TC_CHURN_TX_PURCHASE : TC_CHURN_TX_VISIT;
+    cc->visit_gap_ms = c->churn.visit_gap_ms;
+    cc->merge_same_day = c->churn.merge_same_day;
+    /* The CDNOW starting parameters are per day: convert alpha to the unit. */
+    cc->params.alpha /= (double)c->churn.time_unit_ms / 86400000.0;
+    cc->time_unit_s = (double)c->churn.time_unit_ms / 1000.0;
+    cc->horizon = c->churn.horizon;
+    cc->model = c->churn.model ? TC_BGNBD_MBG : TC_BGNBD_BG;
+    cc->alert_threshold = c->churn.alert_threshold;
+    cc->alert_hysteresis = c->churn.alert_hysteresis;
+    cc->alert_cooldown_ms = c->churn.alert_cooldown_ms;
+    cc->alert_min_repeat = c->churn.alert_min_repeat;
+    cc->max_users = c->churn.max_users;
+    cc->supervised = c->churn.supervised;
+    cc->label_horizon = c->churn.horizon;
+    pc->churn_sweep_every_ms = c->churn.sweep_every_ms;
+    pc->churn_sweep_users = c->churn.sweep_users;
+    pc->churn_evict_idle_ms = c->churn.evict_idle_ms;
+    pc->churn_refit_every_ms = c->churn.refit_every_ms;
+    size_t slen = strlen(c->churn.secret);
+    if (c->churn.enabled && (slen < 16 || slen > sizeof(pc->churn_secret))) {
+        snprintf(err, errsize, "%s: churn.enabled needs churn.secret of 16 to %zu characters",
+                 file, sizeof(pc->churn_secret));
+        return TC_ECONFIG;
+    }
+    memcpy(pc->churn_secret, c->churn.secret, slen);
+    pc->churn_secret_len = slen;
     if (c->autoscale.enabled) {
         const char *why = NULL;
         if (!c->forecast.horizon)
@@ -413,8 +471,11 @@ int main(int argc, char **argv)
     }
     tc_log_set_level((enum tc_log_level)d->cfg.log.level);
 
-    tc_pipeline_sink_t sink = {
-        .ctx = d, .bucket = sink_bucket, .forecast = sink_forecast, .scale = sink_scale};
+    tc_pipeline_sink_t sink = {.ctx = d,
+                               .bucket = sink_bucket,
+                               .forecast = sink_forecast,
+                               .scale = sink_scale,
+                               .churn_alert = sink_churn_alert};
     d->exit_code = 0;
     if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
         tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
@@ -425,9 +486,18 @@ int main(int argc, char **argv)
     d->dead_letter = open_output(d->cfg.output.dead_letter, "dead_letter");
     d->forecasts = open_output(d->cfg.output.forecasts, "forecasts");
     d->scale = open_output(d->cfg.output.scale, "scale");
+    d->churn_alerts = open_output(d->cfg.output.churn_alerts, "churn_alerts");
+    d->churn_scores = open_output(d->cfg.output.churn_scores, "churn_scores");
+    /* Scores cost a computation per event: only with an output for them. */
+    if (d->churn_scores) {
+        sink.churn_score = sink_churn_score;
+        tc_pipeline_set_sink(d->pipe, &sink);
+    }
     if ((*d->cfg.output.buckets && !d->buckets) ||
         (*d->cfg.output.dead_letter && !d->dead_letter) ||
-        (*d->cfg.output.forecasts && !d->forecasts) || (*d->cfg.output.scale && !d->scale)) {
+        (*d->cfg.output.forecasts && !d->forecasts) || (*d->cfg.output.scale && !d->scale) ||
+        (*d->cfg.output.churn_alerts && !d->churn_alerts) ||
+        (*d->cfg.output.churn_scores && !d->churn_scores)) {
         d->exit_code = 1;
         goto out;
     }
@@ -476,6 +546,10 @@ out:
         fclose(d->forecasts);
     if (d->scale && d->scale != stdout)
         fclose(d->scale);
+    if (d->churn_alerts && d->churn_alerts != stdout)
+        fclose(d->churn_alerts);
+    if (d->churn_scores && d->churn_scores != stdout)
+        fclose(d->churn_scores);
     tc_pipeline_free(d->pipe);
     tc_config_deinit(&d->cfg);
     return d->exit_code;

@@ -164,3 +164,40 @@ int tc_output_scale(FILE *out, const tc_pipeline_scale_t *s)
     json_object_set_new(o, "reason", json_string(s->reason));
     return dump_line(out, o);
 }
+
+int tc_output_churn_alert(FILE *out, const tc_pipeline_churn_alert_t *a)
+{
+    char iso[40];
+    tc_output_iso8601(a->as_of_ms, iso, sizeof(iso));
+    json_t *o = json_object();
+    if (!o)
+        return TC_ENOMEM;
+    json_object_set_new(o, "type", json_string("churn_alert"));
+    json_object_set_new(o, "user", json_string(a->user));
+    json_object_set_new(o, "risk", num(a->risk));
+    json_object_set_new(o, "p_alive", num(a->p_alive));
+    json_object_set_new(o, "expected_transactions", num(a->expected_transactions));
+    json_object_set_new(o, "threshold", num(a->threshold));
+    json_object_set_new(o, "last_seen_ms", json_integer(a->last_seen_ms));
+    json_object_set_new(o, "as_of_ms", json_integer(a->as_of_ms));
+    json_object_set_new(o, "as_of", json_string(iso));
+    return dump_line(out, o);
+}
+
+int tc_output_churn_score(FILE *out, const tc_pipeline_churn_score_t *c)
+{
+    json_t *o = json_object();
+    if (!o)
+        return TC_ENOMEM;
+    json_object_set_new(o, "type", json_string("churn_score"));
+    json_object_set_new(o, "user", json_string(c->user));
+    json_object_set_new(o, "risk", num(c->risk));
+    json_object_set_new(o, "p_alive", num(c->p_alive));
+    json_object_set_new(o, "expected_transactions", num(c->expected_transactions));
+    json_object_set_new(o, "frequency", json_integer(c->frequency));
+    json_object_set_new(o, "last_seen_ms", json_integer(c->last_seen_ms));
+    json_object_set_new(o, "horizon_ms", json_integer(c->horizon_ms));
+    json_object_set_new(o, "as_of_ms", json_integer(c->as_of_ms));
+    json_object_set_new(o, "model", json_string(c->model));
+    return dump_line(out, o);
+}

@@ -58,6 +58,16 @@ int tc_output_forecast(FILE *out, const tc_pipeline_forecast_t *f);
  */
 int tc_output_scale(FILE *out, const tc_pipeline_scale_t *s);
 
+/*
+ * Churn lines:
+ *   {"type":"churn_alert","user":"3f2a...","risk":0.83,"p_alive":..,
+ *    "expected_transactions":..,"threshold":0.8,"last_seen_ms":..,"as_of_ms":..,"as_of":"..."}
+ *   {"type":"churn_score","user":..,"risk":..,"p_alive":..,"expected_transactions":..,
+ *    "frequency":..,"last_seen_ms":..,"horizon_ms":..,"as_of_ms":..,"model":"bgnbd"}
+ */
+int tc_output_churn_alert(FILE *out, const tc_pipeline_churn_alert_t *a);
+int tc_output_churn_score(FILE *out, const tc_pipeline_churn_score_t *c);
+
 /* Formats ms since epoch as "YYYY-MM-DDTHH:MM:SSZ" (with ".mmm" if not whole seconds). */
 void tc_output_iso8601(int64_t ms, char *buf, size_t n);
 

@@ -108,6 +108,7 @@ void tc_churn_config_default(tc_churn_config_t *c)
     c->alert_hysteresis = 0.05;
     c->alert_cooldown_ms = 7LL * 86400 * 1000;
     c->alert_min_repeat = 1;
+    c->score_step = 0.01;
     c->activity_half_life = 7.0;
     c->sup_learning_rate = 0.05;
     c->sup_l2 = 1e-4;
@@ -369,9 +370,12 @@ static void alert_check(tc_churn_t *t, user_t *u, uint32_t s, double risk)
     }
 }
 
+static void fill_score(const tc_churn_t *t, const user_t *u, uint32_t s, tc_churn_score_t *out);
+
 static void rescore(tc_churn_t *t, user_t *u, uint32_t s)
 {
     double risk;
+    float old = u->risk;
     if (u->xf & F_CANCEL) {
         risk = 1.0;
     } else if (sup_active(t)) {
@@ -383,6 +387,15 @@ static void rescore(tc_churn_t *t, user_t *u, uint32_t s)
     }
     u->risk = (float)risk;
     alert_check(t, u, s, risk);
+    if (t->cfg.on_score) {
+        double st = t->cfg.score_step;
+        int moved = st > 0 ? floor(old / st) != floor(u->risk / st) || u->first_s == s : 1;
+        if (moved) {
+            tc_churn_score_t sc;
+            fill_score(t, u, s, &sc);
+            t->cfg.on_score(t->cfg.on_score_ud, &sc);
+        }
+    }
 }
 
 /* ---- events ---- */
@@ -445,7 +458,8 @@ static int observe(tc_churn_t *t, uint64_t id, int64_t time_ms, tc_churn_ev_t ki
         size_t d = t->n++;
         user_t *u = &t->users[d];
         *u = (user_t){.id = id, .first_s = s, .last_tx_s = s, .last_ev_s = s,
-                      .monetary = (float)value, .activity = 1.0f};
+                      .monetary = kind == TC_CHURN_EV_PURCHASE ? (float)value : 0.0f,
+                      .activity = 1.0f};
         t->slots[i] = (uint32_t)(d + 1);
         t->c.users = t->n;
         t->c.transactions++;
@@ -487,7 +501,8 @@ static int observe(tc_churn_t *t, uint64_t id, int64_t time_ms, tc_churn_ev_t ki
     }
     u->activity = activity_at(t, u, s) + 1.0f;
     u->last_ev_s = s;
-    u->monetary += (float)value;
+    if (kind == TC_CHURN_EV_PURCHASE)
+        u->monetary += (float)value;
     if (is_tx) {
         uint32_t x = u->xf & XMASK;
         if (x < XMASK)
@@ -530,6 +545,24 @@ size_t tc_churn_observe_batch(tc_churn_t *t, const tc_churn_event_t *ev, size_t 
             rc[i] = r;
     }
     return ok;
+}
+
+int tc_churn_observe_event(tc_churn_t *t, const tc_event_t *ev)
+{
+    if (!t || !ev)
+        return TC_EINVAL;
+    tc_churn_ev_t kind = TC_CHURN_EV_ACTIVITY;
+    double value = 0.0;
+    if (ev->kind == TC_EVENT_BEHAVIOR) {
+        if (ev->behavior.type == TC_BEHAVIOR_PURCHASE)
+            kind = TC_CHURN_EV_PURCHASE;
+        else if (ev->behavior.type == TC_BEHAVIOR_CANCEL)
+            kind = TC_CHURN_EV_CANCEL;
+        value = ev->behavior.value;
+    } else if (ev->kind != TC_EVENT_TRAFFIC || ev->user_id.len == 0) {
+        return TC_EINVAL;
+    }
+    return tc_churn_observe(t, ev->user_id.ptr, ev->user_id.len, ev->time_ms, kind, value);
 }
 
 int tc_churn_observe(tc_churn_t *t, const void *raw_id, size_t len, int64_t time_ms,
@@ -596,22 +629,13 @@ int tc_churn_sweep(tc_churn_t *t, int64_t now_ms, size_t max_users, int64_t evic
     return 0;
 }
 
-int tc_churn_score(const tc_churn_t *t, uint64_t id, int64_t now_ms, tc_churn_score_t *out)
+static void fill_score(const tc_churn_t *t, const user_t *u, uint32_t s, tc_churn_score_t *out)
 {
-    int found;
-    if (!t || !out)
-        return TC_EINVAL;
-    size_t i = find_slot(t, id, &found);
-    if (!found)
-        return TC_ENOTFOUND;
-    const user_t *u = &t->users[t->slots[i] - 1];
-    uint32_t now = time_ok(now_ms) ? (uint32_t)(now_ms / 1000) : u->last_ev_s;
-    uint32_t s = now > u->last_ev_s ? now : u->last_ev_s;
     double x = u->xf & XMASK;
     double t_x = (double)(u->last_tx_s - u->first_s) * t->unit_inv;
     double T = (double)(s - u->first_s) * t->unit_inv;
     memset(out, 0, sizeof(*out));
-    out->user = id;
+    out->user = u->id;
     out->model_risk = model_risk(t, u, s);
     out->p_alive = tc_bgnbd_p_alive(t->model, &t->params, x, t_x, T);
     if (tc_bgnbd_expected(t->model, &t->params, x, t_x, T, t->cfg.horizon,
@@ -633,6 +657,20 @@ int tc_churn_score(const tc_churn_t *t, uint64_t id, int64_t now_ms, tc_churn_sc
     out->monetary = u->monetary;
     out->alerting = (u->xf & F_ALERT) != 0;
     out->cancelled = (u->xf & F_CANCEL) != 0;
+    out->as_of_ms = (int64_t)s * 1000;
+}
+
+int tc_churn_score(const tc_churn_t *t, uint64_t id, int64_t now_ms, tc_churn_score_t *out)
+{
+    int found;
+    if (!t || !out)
+        return TC_EINVAL;
+    size_t i = find_slot(t, id, &found);
+    if (!found)
+        return TC_ENOTFOUND;
+    const user_t *u = &t->users[t->slots[i] - 1];
+    uint32_t now = time_ok(now_ms) ? (uint32_t)(now_ms / 1000) : u->last_ev_s;
+    fill_score(t, u, now > u->last_ev_s ? now : u->last_ev_s, out);
     return 0;
 }
 

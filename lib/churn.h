@@ -18,7 +18,8 @@
  *   TC_CHURN_TX_VISIT: any event of the user more than cfg.visit_gap_ms after
  *     the user's previous event starts a new visit, which is the transaction.
  * Per user: first transaction (first seen), last transaction, x = repeat
- * transactions (saturating at 2^24 - 1), monetary sum, last event, a decayed
+ * transactions (saturating at 2^24 - 1), monetary sum (values of purchase
+ * events, kept as a float), last event, a decayed
  * activity count, alert state. 48 bytes per user plus a 4-byte index slot per
  * 0.75 user of capacity (see tc_churn_bytes_per_user). The user array is
  * sized for max_users up front but its pages are only touched as users
@@ -64,6 +65,7 @@
 #include <stdint.h>
 
 #include "bgnbd.h"
+#include "event.h"
 #include "pseudonym.h"
 
 typedef enum {
@@ -105,7 +107,11 @@ typedef struct tc_churn_score {
     double monetary;
     bool alerting;
     bool cancelled;
+    int64_t as_of_ms;    /* time the score refers to */
 } tc_churn_score_t;
+
+/* A score change, valid only during the callback (see cfg.on_score). */
+typedef void (*tc_churn_score_fn)(void *ud, const tc_churn_score_t *score);
 
 typedef struct tc_churn_config {
     size_t max_users;             /* capacity (default 1,000,000); when full the
@@ -126,6 +132,11 @@ typedef struct tc_churn_config {
                                      starts high, so 0 alerts on first sight) */
     tc_churn_alert_fn on_alert;   /* optional */
     void *on_alert_ud;
+    tc_churn_score_fn on_score;   /* optional: called when a user's published risk
+                                     moves into another cell of width score_step
+                                     (and for a new user), from observe and sweep */
+    void *on_score_ud;
+    double score_step;            /* default 0.01; 0 calls on_score at every rescore */
     double activity_half_life;    /* decay of the activity count, time units; default 7 */
     bool supervised;              /* default false */
     double label_horizon;         /* time units; default = horizon */
@@ -171,6 +182,14 @@ void tc_churn_free(tc_churn_t *t);
  * TC_ENOMEM (keep_raw_ids only). May call on_alert. */
 int tc_churn_observe(tc_churn_t *t, const void *raw_id, size_t len, int64_t time_ms,
                      tc_churn_ev_t kind, double value);
+
+/* A decoded input event (lib/event.h): a behavior event, or a traffic event
+ * carrying a user id (activity). BehaviorType PURCHASE is a purchase, CANCEL a
+ * cancel, every other type activity; value is the behavior's money value.
+ * The site is not part of the user's key: one table holds one partition's
+ * users across sites. Returns what tc_churn_observe() returns, or TC_EINVAL
+ * for an annotation or a traffic event without a user id. */
+int tc_churn_observe_event(tc_churn_t *t, const tc_event_t *ev);
 
 /* The same for an id already pseudonymised with this table's key (id != 0). */
 int tc_churn_observe_id(tc_churn_t *t, uint64_t id, int64_t time_ms, tc_churn_ev_t kind,

@@ -89,6 +89,10 @@ struct tc_pipeline {
     float *l_mean, *l_sd;           /* max_batch x horizon */
     size_t *l_entry;                /* tick entry of each batch row */
     size_t *lstm_row;               /* per tick entry: row in the LSTM output, or SIZE_MAX */
+    /* churn */
+    tc_churn_t *churn;
+    int64_t churn_max_ms;           /* largest event time given to churn */
+    int64_t next_sweep_ms, next_refit_ms; /* 0 = not scheduled yet */
     float *lstm_out_mean, *lstm_out_sd; /* cap_tick x horizon */
 };
 
@@ -119,6 +123,110 @@ void tc_pipeline_config_default(tc_pipeline_config_t *cfg)
     cfg->arima_refit_every = 0;
     cfg->lstm = false;
     tc_lstm_config_default(&cfg->lstm_cfg);
+    cfg->churn = false;
+    tc_churn_config_default(&cfg->churn_cfg);
+    cfg->churn_sweep_every_ms = 3600000;
+    cfg->churn_sweep_users = 10000;
+}
+
+static const char *churn_model_name(const tc_churn_config_t *c)
+{
+    return c->supervised ? "supervised" : c->model == TC_BGNBD_MBG ? "mbgnbd" : "bgnbd";
+}
+
+static void on_churn_alert(void *ud, const tc_churn_alert_t *a)
+{
+    tc_pipeline_t *p = ud;
+    p->st.churn_alerts++;
+    if (!p->sink.churn_alert)
+        return;
+    tc_pipeline_churn_alert_t out = {.user = a->user_hex,
+                                     .risk = a->risk,
+                                     .p_alive = a->p_alive,
+                                     .expected_transactions = a->expected_transactions,
+                                     .threshold = a->threshold,
+                                     .last_seen_ms = a->last_seen_ms,
+                                     .as_of_ms = a->as_of_ms};
+    if (p->sink.churn_alert(p->sink.ctx, &out))
+        p->st.sink_errors++;
+}
+
+/* Population refit on the current statistics (synchronous, deterministic). */
+static void churn_refit(tc_pipeline_t *p, int64_t now_ms)
+{
+    tc_churn_stats_t cs;
+    if (tc_churn_stats_export(p->churn, now_ms, &cs))
+        return;
+    tc_bgnbd_fit_opts_t opts;
+    tc_bgnbd_fit_opts_default(&opts);
+    tc_bgnbd_fit_result_t res;
+    tc_bgnbd_model_t model;
+    tc_bgnbd_params_t cur;
+    tc_churn_get_params(p->churn, &model, &cur);
+    if (cs.data.n >= 2 && tc_bgnbd_fit(model, &cs.data, &opts, &res) == 0 &&
+        tc_churn_set_params(p->churn, model, &res.params) == 0)
+        p->st.churn_refits++;
+    tc_churn_stats_deinit(&cs);
+}
+
+/* One event into the churn engine, then the sweeper and refit when due. */
+static void churn_event(tc_pipeline_t *p, const tc_event_t *ev)
+{
+    if (!ev->user_id.len)
+        return;
+    tc_churn_ev_t kind = TC_CHURN_EV_ACTIVITY;
+    double value = 0;
+    if (ev->kind == TC_EVENT_BEHAVIOR) {
+        value = ev->behavior.value;
+        if (ev->behavior.type == TC_BEHAVIOR_PURCHASE)
+            kind = TC_CHURN_EV_PURCHASE;
+        else if (ev->behavior.type == TC_BEHAVIOR_CANCEL)
+            kind = TC_CHURN_EV_CANCEL;
+    }
+    if (tc_churn_observe(p->churn, ev->user_id.ptr, ev->user_id.len, ev->time_ms, kind, value))
+        return;
+    p->st.churn_events++;
+    if (ev->time_ms > p->churn_max_ms)
+        p->churn_max_ms = ev->time_ms;
+    if (p->sink.churn_score) {
+        uint64_t id = tc_churn_id(p->churn, ev->user_id.ptr, ev->user_id.len);
+        tc_churn_score_t sc;
+        if (tc_churn_score(p->churn, id, ev->time_ms, &sc) == 0) {
+            char hex[17];
+            snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)id);
+            const tc_churn_config_t *c = &p->cfg.churn_cfg;
+            tc_pipeline_churn_score_t out = {
+                .user = hex,
+                .risk = sc.risk,
+                .p_alive = sc.p_alive,
+                .expected_transactions = sc.expected_transactions,
+                .last_seen_ms = sc.last_seen_ms,
+                .horizon_ms = (int64_t)(c->horizon * c->time_unit_s * 1000.0),
+                .as_of_ms = ev->time_ms,
+                .frequency = sc.frequency,
+                .model = churn_model_name(c)};
+            if (p->sink.churn_score(p->sink.ctx, &out))
+                p->st.sink_errors++;
+        }
+    }
+    int64_t now = p->churn_max_ms;
+    if (p->cfg.churn_sweep_every_ms) {
+        if (!p->next_sweep_ms)
+            p->next_sweep_ms = now + p->cfg.churn_sweep_every_ms;
+        else if (now >= p->next_sweep_ms) {
+            tc_churn_sweep(p->churn, now, p->cfg.churn_sweep_users, p->cfg.churn_evict_idle_ms,
+                           NULL);
+            p->next_sweep_ms = now + p->cfg.churn_sweep_every_ms;
+        }
+    }
+    if (p->cfg.churn_refit_every_ms) {
+        if (!p->next_refit_ms)
+            p->next_refit_ms = now + p->cfg.churn_refit_every_ms;
+        else if (now >= p->next_refit_ms) {
+            churn_refit(p, now);
+            p->next_refit_ms = now + p->cfg.churn_refit_every_ms;
+        }
+    }
 }
 
 /* Returns the track of (series, metric slot), creating it; NULL if no memory. */
@@ -560,6 +668,19 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
             !p->l_sd || !p->l_entry)
             goto fail;
     }
+    if (p->cfg.churn) {
+        tc_churn_config_t cc = p->cfg.churn_cfg;
+        cc.on_alert = on_churn_alert;
+        cc.on_alert_ud = p;
+        p->cfg.churn_cfg = cc;
+        if (p->cfg.churn_secret_len < 16 || p->cfg.churn_secret_len > sizeof(p->cfg.churn_secret)) {
+            rc = TC_EINVAL;
+            goto fail;
+        }
+        if ((rc = tc_churn_new(&cc, p->cfg.churn_secret, p->cfg.churn_secret_len, &p->churn)))
+            goto fail;
+        rc = TC_ENOMEM;
+    }
     p->win = tc_window_new(&cfg->window, p->reg, on_close, p);
     if (!p->win) {
         rc = TC_EINVAL;
@@ -585,6 +706,7 @@ void tc_pipeline_free(tc_pipeline_t *p)
     }
     for (int i = 0; i < TC_METRIC_COUNT; i++)
         tc_lstm_free(p->lstm[i]);
+    tc_churn_free(p->churn);
     free(p->tracks);
     free(p->tick);
     free(p->paths);
@@ -638,6 +760,8 @@ int tc_pipeline_feed_event(tc_pipeline_t *p, const tc_event_t *ev)
         p->st.annotations++;
         return 0;
     }
+    if (p->churn)
+        churn_event(p, ev);
     size_t klen;
     int rc = tc_serieskey_make(&p->cfg.keying, ev, p->keybuf, sizeof(p->keybuf), &klen);
     if (rc) {
@@ -743,6 +867,7 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     double *acc = NULL;
     uint8_t *win = NULL;
     size_t win_len = 0, n_tracks = 0;
+    ProtobufCBinaryData churn_buf = {0, NULL};
 
     if (tc_window_snapshot(p->win, &win, &win_len))
         goto out;
@@ -776,6 +901,15 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     pc.forecasts = p->st.forecasts;
     pc.scale_signals = p->st.scale_signals;
     pc.sink_errors = p->st.sink_errors;
+    pc.churn_events = p->st.churn_events;
+    pc.churn_alerts = p->st.churn_alerts;
+    pc.churn_refits = p->st.churn_refits;
+    ps.churn_max_ms = p->churn_max_ms;
+    ps.next_sweep_ms = p->next_sweep_ms;
+    ps.next_refit_ms = p->next_refit_ms;
+    if (p->churn && tc_churn_snapshot(p->churn, &churn_buf.data, &churn_buf.len))
+        goto out;
+    ps.churn = churn_buf;
     ps.counters = &pc;
     ps.window.data = win;
     ps.window.len = win_len;
@@ -783,13 +917,8 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     ps.forecast_metrics = p->cfg.forecast_metrics;
 
     size_t n_all = p->cap_series * p->n_metrics;
-    for (size_t i = 0; i < n_all; i++) {
-        if (p->tracks[i].arima) {
-            rc = TC_EUNSUPPORTED; /* SARIMA state cannot be checkpointed yet */
-            goto out;
-        }
+    for (size_t i = 0; i < n_all; i++)
         n_tracks += p->tracks[i].hist != NULL;
-    }
     ProtobufCBinaryData lstm_bufs[TC_METRIC_COUNT];
     memset(lstm_bufs, 0, sizeof(lstm_bufs));
     size_t n_lstm = 0;
@@ -849,6 +978,10 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
         ts->ens_wsum = (double *)t->ens.wsum;
         ts->ens_n = (uint64_t *)t->ens.n;
         ts->arima_tried_n = t->arima_tried_n;
+        if (t->arima) {
+            if (tc_arima_save(t->arima, &ts->arima.data, &ts->arima.len))
+                goto out_lstm;
+        }
         trackp[k++] = ts;
     }
     ps.n_tracks = n_tracks;
@@ -866,7 +999,10 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
 out_lstm:
     for (unsigned i = 0; i < TC_METRIC_COUNT; i++)
         free(lstm_bufs[i].data);
+    for (size_t k = 0; k < n_tracks && tracks; k++)
+        free(tracks[k].arima.data);
 out:
+    free(churn_buf.data);
     free(win);
     free(offs);
     free(offp);
@@ -919,6 +1055,13 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
             ts->ens_models > TC_ENSEMBLE_MAX_MODELS)
             goto out;
     }
+    if ((p->churn != NULL) != (ps->churn.len != 0)) {
+        rc = TC_EINVAL;
+        goto out;
+    }
+    if (p->churn && (rc = tc_churn_restore(p->churn, ps->churn.data, ps->churn.len)))
+        goto out;
+    rc = TC_ECORRUPT;
     size_t want_lstm = 0;
     for (unsigned i = 0; i < p->n_metrics; i++)
         want_lstm += p->lstm[i] != NULL;
@@ -963,6 +1106,14 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
         memcpy(t->ens.wsum, ts->ens_wsum, sizeof(t->ens.wsum));
         memcpy(t->ens.n, ts->ens_n, sizeof(t->ens.n));
         t->arima_tried_n = ts->arima_tried_n;
+        if (ts->arima.len) {
+            tc_arima_t *m;
+            rc = tc_arima_load(ts->arima.data, ts->arima.len, &m);
+            if (rc)
+                goto out;
+            tc_arima_free(t->arima);
+            t->arima = m;
+        }
     }
     for (unsigned i = 0, k = 0; i < p->n_metrics; i++) {
         if (!p->lstm[i])
@@ -985,6 +1136,12 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
     p->st.forecasts = pc->forecasts;
     p->st.scale_signals = pc->scale_signals;
     p->st.sink_errors = pc->sink_errors;
+    p->st.churn_events = pc->churn_events;
+    p->st.churn_alerts = pc->churn_alerts;
+    p->st.churn_refits = pc->churn_refits;
+    p->churn_max_ms = ps->churn_max_ms;
+    p->next_sweep_ms = ps->next_sweep_ms;
+    p->next_refit_ms = ps->next_refit_ms;
     if (offset_cb)
         for (size_t i = 0; i < snap->n_offsets; i++)
             offset_cb(ud, snap->offsets[i]->topic, snap->offsets[i]->offset);

@@ -52,6 +52,7 @@
 #include "accuracy.h"
 #include "arima.h"
 #include "autoscale.h"
+#include "churn.h"
 #include "decode.h"
 #include "lstm.h"
 #include "event.h"
@@ -188,6 +189,26 @@ typedef struct tc_pipeline_config {
     bool lstm;
     tc_lstm_config_t lstm_cfg;
     tc_pipeline_autoscale_t autoscale;
+    /*
+     * Churn (churn.h): every traffic or behavior event with a user id
+     * updates that user (behavior purchase -> transaction, cancel -> cancel,
+     * anything else -> activity). Alerts reach sink.churn_alert; with
+     * sink.churn_score set, the user's score follows each of its events.
+     * In event time: every churn_sweep_every_ms the sweeper re-scores up to
+     * churn_sweep_users users (risk rises while users stay away) and evicts
+     * users idle for churn_evict_idle_ms (0 = never); every
+     * churn_refit_every_ms the population parameters are refitted (BG/NBD
+     * MLE on the loop thread; 0 = never). churn_cfg.on_alert is the
+     * pipeline's own. The secret keys the pseudonyms (>= 16 bytes).
+     */
+    bool churn;
+    tc_churn_config_t churn_cfg;
+    uint8_t churn_secret[64];
+    size_t churn_secret_len;
+    int64_t churn_sweep_every_ms;
+    size_t churn_sweep_users;
+    int64_t churn_evict_idle_ms;
+    int64_t churn_refit_every_ms;
 } tc_pipeline_config_t;
 
 /*
@@ -195,7 +216,8 @@ typedef struct tc_pipeline_config {
  * lateness, ring 60, 100000 series; forecasting off (horizon 0), requests
  * only, season 60, publish best, ensemble lambda 0.97; SARIMA off
  * (spec (2,1,1), fit after 120 buckets, no refit); LSTM off (lstm.h
- * defaults, 1024 series); autoscaling off.
+ * defaults, 1024 series); autoscaling off; churn off (churn.h defaults,
+ * sweep every hour of event time over 10000 users, no eviction, no refit).
  */
 void tc_pipeline_config_default(tc_pipeline_config_t *cfg);
 
@@ -252,6 +274,9 @@ typedef struct tc_pipeline_stats {
     uint64_t forecasts;    /* forecast paths delivered */
     uint64_t scale_signals;
     uint64_t sink_errors;  /* sink callbacks that returned non-zero */
+    uint64_t churn_events; /* events accepted by the churn engine */
+    uint64_t churn_alerts;
+    uint64_t churn_refits; /* successful population refits */
     size_t series;
     int64_t watermark_ms;  /* valid if started */
     bool started;
@@ -266,9 +291,8 @@ const char *tc_pipeline_series_key(const tc_pipeline_t *p, uint32_t series, size
  * Serialises the whole processing state (window, registry keys, model
  * states, counters) as a tidecast.v1.Snapshot (state.proto) with the given
  * group, partition and offsets; *buf is malloc'd, the caller frees it.
- * taken_at_ms is recorded as given (the caller's clock). Returns 0,
- * TC_ENOMEM, or TC_EUNSUPPORTED while SARIMA models exist (arima.h's
- * checkpoint functions are not available yet).
+ * taken_at_ms is recorded as given (the caller's clock). Returns 0 or
+ * TC_ENOMEM.
  */
 typedef struct tc_pipeline_offset {
     const char *topic;

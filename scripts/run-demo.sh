@@ -54,8 +54,23 @@ print_scale() {
   jq -r '"  \(.origin)  \(.current_replicas) -> \(.recommended_replicas)  \(.reason)"' "$work/scale"
 }
 
+churn_cdnow() { # CDNOW purchases -> churn alerts
+  "$BIN/tidecast" convert --from cdnow "$DATA/cdnow/CDNOW_sample.txt" "$work/cdnow.ndjson"
+  "$BIN/tidecastd" --config conf/tidecast.conf --set input.source="$work/cdnow.ndjson" \
+    --set window.bucket=1d --set window.lateness=0s --set log.level=warn --set output.buckets= \
+    --set churn.enabled=true --set churn.secret=demo-secret-not-for-production \
+    --set churn.transaction=purchase --set churn.merge_same_day=true --set churn.alert_threshold=0.8 \
+    --set churn.sweep_every=7d --set churn.refit_every=90d --set output.churn_alerts="$work/alerts"
+  echo
+  echo "churn alerts on the CDNOW sample (2,357 customers, 1997-01 to 1998-06; risk = P(no purchase in 30 days)):"
+  jq -r '.as_of[0:7]' "$work/alerts" | sort | uniq -c | awk '{ printf "  %s  %5d alerts\n", $2, $1 }'
+  echo "  first alerts:"
+  head -n 5 "$work/alerts" | jq -r '"    \(.as_of[0:10])  user \(.user)  risk \(.risk * 1000 | round / 1000)  last purchase \(.last_seen_ms / 1000 | todate | .[0:10])"'
+}
+
 convert_nasa
 replay "$work/nasa.pb"
 print_table
 print_accuracy
 print_scale
+churn_cdnow

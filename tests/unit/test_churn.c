@@ -531,3 +531,69 @@ TC_TEST(churn_laplace_noise_moments)
     CHECK(isfinite(ag.users) && ag.users != 2.0);
     tc_churn_free(t);
 }
+
+static void count_score(void *ud, const tc_churn_score_t *s)
+{
+    int *n = ud;
+    (*n)++;
+    (void)s;
+}
+
+TC_TEST(churn_observe_event_and_score_changes)
+{
+    int scores = 0;
+    tc_churn_config_t cfg;
+    tc_churn_config_default(&cfg);
+    cfg.max_users = 16;
+    cfg.tx_mode = TC_CHURN_TX_PURCHASE;
+    cfg.on_score = count_score;
+    cfg.on_score_ud = &scores;
+    cfg.score_step = 0.1;
+    tc_churn_t *t;
+    CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
+    tc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = TC_EVENT_BEHAVIOR;
+    ev.time_ms = T0_MS;
+    ev.user_id = tc_str_c("erin");
+    ev.site = tc_str_c("shop.example.com");
+    ev.behavior.type = TC_BEHAVIOR_PURCHASE;
+    ev.behavior.value = 12.5;
+    CHECK_OK(tc_churn_observe_event(t, &ev));
+    CHECK_INT_EQ(scores, 1);
+    ev.time_ms += 10 * DAY_MS;
+    ev.behavior.type = TC_BEHAVIOR_VIEW;
+    CHECK_OK(tc_churn_observe_event(t, &ev));
+    ev.time_ms += DAY_MS;
+    ev.behavior.type = TC_BEHAVIOR_PURCHASE;
+    CHECK_OK(tc_churn_observe_event(t, &ev));
+    tc_churn_score_t s;
+    uint64_t id = tc_churn_id(t, "erin", 4);
+    CHECK_OK(tc_churn_score(t, id, ev.time_ms, &s));
+    CHECK_INT_EQ(s.frequency, 1);
+    CHECK_NEAR(s.monetary, 25.0, 1e-6);
+    ev.time_ms += DAY_MS;
+    ev.behavior.type = TC_BEHAVIOR_CANCEL;
+    CHECK_OK(tc_churn_observe_event(t, &ev));
+    CHECK_OK(tc_churn_score(t, id, ev.time_ms, &s));
+    CHECK(s.cancelled);
+    /* score callbacks fire only when the risk changes cell: at most once per
+     * rescore, and at least for the first sight and the cancel */
+    CHECK(scores >= 2 && scores <= 4);
+    /* sweeping daily for a year moves risk through at most 10 cells */
+    int before = scores;
+    ev.time_ms += DAY_MS;
+    ev.behavior.type = TC_BEHAVIOR_PURCHASE; /* a purchase lifts the cancel */
+    CHECK_OK(tc_churn_observe_event(t, &ev));
+    for (int d = 1; d <= 365; d++) {
+        size_t v;
+        CHECK_OK(tc_churn_sweep(t, ev.time_ms + d * DAY_MS, 1, 0, &v));
+    }
+    CHECK(scores - before >= 2 && scores - before <= 11);
+    ev.kind = TC_EVENT_ANNOTATION;
+    CHECK_INT_EQ(tc_churn_observe_event(t, &ev), TC_EINVAL);
+    ev.kind = TC_EVENT_TRAFFIC;
+    ev.user_id = tc_str_c("");
+    CHECK_INT_EQ(tc_churn_observe_event(t, &ev), TC_EINVAL);
+    tc_churn_free(t);
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ensemble.h"
 #include "error.h"
@@ -68,6 +69,21 @@ static int rec_scale(void *ctx, const tc_pipeline_scale_t *s)
     r->scales++;
     rec_printf(r, "S %s %u->%u %s\n", s->key, s->current_replicas, s->recommended_replicas,
                s->reason);
+    return 0;
+}
+
+static int rec_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
+{
+    rec_t *r = ctx;
+    rec_printf(r, "C %s %a %a %lld %u\n", c->user, c->risk, c->p_alive, (long long)c->as_of_ms,
+               c->frequency);
+    return 0;
+}
+
+static int rec_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
+{
+    rec_t *r = ctx;
+    rec_printf(r, "A %s %a %lld\n", a->user, a->risk, (long long)a->as_of_ms);
     return 0;
 }
 
@@ -192,21 +208,33 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     cfg.season = 10;
     cfg.horizon = 15;
     cfg.forecast_metrics = (1u << TC_METRIC_REQUESTS) | (1u << TC_METRIC_UNIQUE_USERS);
+    cfg.arima = true;
+    cfg.arima_fit_after = 60;
+    cfg.arima_refit_every = 200;
     cfg.lstm = true;
     cfg.lstm_cfg.hidden = 16;
     cfg.lstm_cfg.max_series = 4;
     cfg.lstm_cfg.max_batch = 4;
     cfg.lstm_cfg.season = 10;
     cfg.publish = TC_PIPELINE_PUBLISH_ALL;
+    cfg.churn = true;
+    cfg.churn_cfg.time_unit_s = 60;    /* minutes: the NASA day is short */
+    cfg.churn_cfg.horizon = 30;
+    cfg.churn_cfg.visit_gap_ms = 600000;
+    cfg.churn_cfg.alert_threshold = 0.9;
+    cfg.churn_sweep_every_ms = 600000;
+    cfg.churn_refit_every_ms = 3600000;
+    memcpy(cfg.churn_secret, "0123456789abcdef", 16);
+    cfg.churn_secret_len = 16;
     cfg.autoscale.enabled = true;
     cfg.autoscale.metric = TC_METRIC_REQUESTS;
     cfg.autoscale.rule = (tc_autoscale_config_t){.capacity_per_replica = 10, .min_replicas = 1,
                                                  .max_replicas = 50, .down_margin = 0.2,
                                                  .cooldown_ms = 600000};
     rec_t ra = {0}, rb = {0}, rc = {0};
-    tc_pipeline_sink_t sa = {.ctx = &ra, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
-    tc_pipeline_sink_t sb = {.ctx = &rb, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
-    tc_pipeline_sink_t sc = {.ctx = &rc, .bucket = rec_bucket, .forecast = rec_forecast, .scale = rec_scale};
+    tc_pipeline_sink_t sa = {&ra, rec_bucket, rec_forecast, rec_scale, rec_churn_score, rec_churn_alert};
+    tc_pipeline_sink_t sb = {&rb, rec_bucket, rec_forecast, rec_scale, rec_churn_score, rec_churn_alert};
+    tc_pipeline_sink_t sc = {&rc, rec_bucket, rec_forecast, rec_scale, rec_churn_score, rec_churn_alert};
     tc_pipeline_t *a, *b, *c;
     CHECK_OK(tc_pipeline_new(&cfg, &sa, &a));
     CHECK_OK(tc_pipeline_new(&cfg, &sb, &b));
@@ -248,6 +276,9 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     CHECK_INT_EQ(s1.buckets, s2.buckets);
     CHECK_INT_EQ(s1.forecasts, s2.forecasts);
     CHECK_INT_EQ(s1.scale_signals, s2.scale_signals);
+    CHECK_INT_EQ(s1.churn_events, s2.churn_events);
+    CHECK_INT_EQ(s1.churn_alerts, s2.churn_alerts);
+    CHECK(s1.churn_alerts > 0 && s1.churn_refits > 0);
     tc_pipeline_free(a);
     tc_pipeline_free(c);
     free(ra.text);
@@ -362,10 +393,6 @@ TC_TEST(pipeline_sarima_and_ensemble_match_the_libraries)
         CHECK_OK(tc_pipeline_feed_event(p, &ev));
     }
     tc_pipeline_flush(p);
-    /* A pipeline holding SARIMA models cannot be checkpointed yet. */
-    uint8_t *buf = NULL;
-    size_t len;
-    CHECK_INT_EQ(tc_pipeline_snapshot(p, "g", 0, NULL, 0, 0, &buf, &len), TC_EUNSUPPORTED);
     tc_pipeline_free(p);
 
     /* The first SARIMA forecast is at origin 59 (60 buckets seen). */
@@ -406,4 +433,102 @@ TC_TEST(pipeline_sarima_and_ensemble_match_the_libraries)
     free(y);
     free(d.t);
     free(d.host);
+}
+
+typedef struct cd_row {
+    char cust[16];
+    int64_t t;
+    double usd;
+} cd_row_t;
+
+static void direct_alert(void *ud, const tc_churn_alert_t *a)
+{
+    rec_printf(ud, "A %s %a %lld\n", a->user_hex, a->risk, (long long)a->as_of_ms);
+}
+
+/*
+ * CDNOW purchases through the pipeline give the same alerts as lib/churn
+ * fed directly with the same purchases (the records, read here, in date order).
+ */
+TC_TEST(pipeline_churn_matches_the_engine_on_cdnow)
+{
+    FILE *f = fopen(tc_test_data_path("cdnow/CDNOW_sample.txt"), "r");
+    CHECK(f != NULL);
+    static cd_row_t rows[7000];
+    size_t n = 0;
+    char line[256];
+    while (n < 7000 && fgets(line, sizeof(line), f)) {
+        unsigned sid, ymd, cds;
+        if (sscanf(line, "%15s %u %u %u %lf", rows[n].cust, &sid, &ymd, &cds, &rows[n].usd) != 5)
+            continue;
+        struct tm tm = {.tm_year = (int)(ymd / 10000) - 1900, .tm_mon = (int)(ymd / 100 % 100) - 1,
+                        .tm_mday = (int)(ymd % 100)};
+        rows[n].t = (int64_t)timegm(&tm) * 1000;
+        n++;
+    }
+    fclose(f);
+    CHECK_INT_EQ(n, 6919);
+    /* Stable insertion into date order (the file is ordered by customer). */
+    size_t *ord = malloc(n * sizeof(*ord));
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && rows[ord[j - 1]].t > rows[i].t) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.window.bucket_ms = 86400000;
+    cfg.window.lateness_ms = 0;
+    cfg.churn = true;
+    cfg.churn_cfg.tx_mode = TC_CHURN_TX_PURCHASE;
+    cfg.churn_cfg.merge_same_day = true;
+    cfg.churn_cfg.alert_threshold = 0.7;
+    cfg.churn_sweep_every_ms = 7 * 86400000LL;
+    memcpy(cfg.churn_secret, "cdnow-test-secret", 17);
+    cfg.churn_secret_len = 17;
+    rec_t rp = {0}, rd = {0};
+    tc_pipeline_sink_t sink = {.ctx = &rp, .churn_alert = rec_churn_alert};
+    tc_pipeline_t *p;
+    CHECK_OK(tc_pipeline_new(&cfg, &sink, &p));
+    tc_churn_config_t cc = cfg.churn_cfg;
+    cc.on_alert = direct_alert;
+    cc.on_alert_ud = &rd;
+    tc_churn_t *ch;
+    CHECK_OK(tc_churn_new(&cc, cfg.churn_secret, cfg.churn_secret_len, &ch));
+    int64_t next_sweep = 0;
+    for (size_t k = 0; k < n; k++) {
+        const cd_row_t *r = &rows[ord[k]];
+        tc_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = TC_EVENT_BEHAVIOR;
+        ev.time_ms = r->t;
+        ev.site = tc_str_c("cdnow");
+        ev.user_id = tc_str_c(r->cust);
+        ev.session_id = tc_str_c(NULL);
+        ev.behavior.type = TC_BEHAVIOR_PURCHASE;
+        ev.behavior.value = r->usd;
+        CHECK_OK(tc_pipeline_feed_event(p, &ev));
+        /* The same by hand: observe, then sweep weekly in event time. */
+        if (tc_churn_observe(ch, r->cust, strlen(r->cust), r->t, TC_CHURN_EV_PURCHASE, r->usd) == 0) {
+            if (!next_sweep)
+                next_sweep = r->t + cfg.churn_sweep_every_ms;
+            else if (r->t >= next_sweep) {
+                tc_churn_sweep(ch, r->t, cfg.churn_sweep_users, 0, NULL);
+                next_sweep = r->t + cfg.churn_sweep_every_ms;
+            }
+        }
+    }
+    tc_pipeline_stats_t st;
+    tc_pipeline_stats(p, &st);
+    CHECK(st.churn_alerts > 10);
+    CHECK_INT_EQ(rp.len, rd.len);
+    CHECK(memcmp(rp.text, rd.text, rd.len) == 0);
+    tc_churn_free(ch);
+    tc_pipeline_free(p);
+    free(ord);
+    free(rp.text);
+    free(rd.text);
 }
