@@ -1093,6 +1093,7 @@ typedef struct fitctx {
     double *ubuf;      /* npar */
     bool css;
     size_t cond; /* CSS: first residual counted (at least nd + p') */
+    int ngrad;   /* gradient evaluations of the current stage */
     tc_arima_params_t par;
     double ssq, sumlog;
     size_t nobs;
@@ -1249,6 +1250,7 @@ static lbfgsfloatval_t lb_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatv
 {
     (void)step;
     fitctx_t *c = inst;
+    c->ngrad++;
     /* Forward differences: n + 1 evaluations per gradient instead of 2n + 1;
      * with h = 1e-6 on the unconstrained scale the truncation error (about
      * h f''/2) is far below the precision the estimates need. */
@@ -1568,8 +1570,9 @@ int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const doubl
         rc = 0;
     }
     c.css = false;
-    int iters = 0;
+    c.ngrad = 0;
     rc = fit_minimise(&c, u, o.max_iter, &conv);
+    int iters = c.ngrad;
     if (rc)
         goto done;
     if (!conv && o.require_convergence) {

@@ -130,7 +130,7 @@ int tc_arima_load(const uint8_t *buf, size_t len, tc_arima_t **out)
         rc = TC_EVERSION;
         goto done;
     }
-    if (!msg->spec || !msg->options) {
+    if (!msg->spec || !msg->options || msg->options->history > ((uint64_t)1 << 24)) {
         rc = TC_ECORRUPT;
         goto done;
     }

@@ -625,3 +625,50 @@ TC_TEST(arima_regression_and_drift)
     free(x);
     free(u);
 }
+
+/* Truncated or damaged checkpoints are refused or restore a usable model; never a crash. */
+TC_TEST(arima_checkpoint_damaged_bytes)
+{
+    tc_arima_spec_t s;
+    tc_arima_params_t p;
+    peers_spec(&s, &p);
+    tc_arima_opts_t o = {0};
+    o.history = 64;
+    tc_arima_t *a = NULL;
+    CHECK_OK(tc_arima_new(&s, &p, &o, &a));
+    for (int i = 0; i < 100; i++)
+        CHECK_OK(tc_arima_update(a, sin(i * 0.26) * 10.0, NULL));
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_OK(tc_arima_save(a, &buf, &len));
+    tc_arima_fc_t fc[4];
+    int refused = 0;
+    for (size_t cut = 0; cut < len; cut += 7) {
+        tc_arima_t *b = NULL;
+        int rc = tc_arima_load(buf, cut, &b);
+        if (rc) {
+            refused++;
+            continue;
+        }
+        CHECK_OK(tc_arima_update(b, 1.0, NULL));
+        CHECK_OK(tc_arima_forecast(b, 4, NULL, fc));
+        tc_arima_free(b);
+    }
+    CHECK(refused > 0);
+    rng_t r = {8};
+    uint8_t *dam = malloc(len);
+    for (int trial = 0; trial < 200; trial++) {
+        memcpy(dam, buf, len);
+        for (int k = 0; k < 3; k++)
+            dam[(size_t)(rng_unif(&r) * (double)len)] ^= (uint8_t)(1u + (uint32_t)(rng_unif(&r) * 255.0));
+        tc_arima_t *b = NULL;
+        if (tc_arima_load(dam, len, &b) == 0) {
+            tc_arima_update(b, 1.0, NULL);
+            tc_arima_forecast(b, 4, NULL, fc);
+            tc_arima_free(b);
+        }
+    }
+    free(dam);
+    free(buf);
+    tc_arima_free(a);
+}
