@@ -256,28 +256,34 @@ static int bench_fit(const char *path, int reps)
     double *tx, *T;
     if (load(path, &d, &x, &tx, &T))
         return 1;
-    tc_bgnbd_fit_opts_t o;
-    tc_bgnbd_fit_opts_default(&o);
-    o.n_starts = 1;
-    o.starts[0] = (tc_bgnbd_params_t){exp(0.1), exp(0.1), exp(0.1), exp(0.1)};
-    tc_bgnbd_fit_result_t res;
-    double tm[16];
     if (reps > 16)
         reps = 16;
-    for (int k = 0; k < reps; k++) {
-        double a = now_s();
-        int rc = tc_bgnbd_fit(TC_BGNBD_BG, &d, &o, &res);
-        tm[k] = now_s() - a;
-        if (rc) {
-            fprintf(stderr, "fit: %s\n", tc_strerror(rc));
-            return 1;
+    /* second pass: without the subsample warm start, for comparison */
+    for (int warm = 1; warm >= 0; warm--) {
+        tc_bgnbd_fit_opts_t o;
+        tc_bgnbd_fit_opts_default(&o);
+        o.n_starts = 1;
+        o.starts[0] = (tc_bgnbd_params_t){exp(0.1), exp(0.1), exp(0.1), exp(0.1)};
+        if (!warm)
+            o.warm_n = 0;
+        tc_bgnbd_fit_result_t res;
+        double tm[16];
+        for (int k = 0; k < reps; k++) {
+            double a = now_s();
+            int rc = tc_bgnbd_fit(TC_BGNBD_BG, &d, &o, &res);
+            tm[k] = now_s() - a;
+            if (rc) {
+                fprintf(stderr, "fit: %s\n", tc_strerror(rc));
+                return 1;
+            }
         }
+        qsort(tm, (size_t)reps, sizeof(double), cmp_double);
+        printf("tidecast fit%s: n %zu time %.4f s (median of %d; %d full + %d subsample "
+               "evaluations) r %.6f alpha %.6f a %.6f b %.6f ll %.4f\n",
+               warm ? "" : " (no warm start)", d.n, tm[reps / 2], reps, res.iterations,
+               res.warm_evaluations, res.params.r, res.params.alpha, res.params.a, res.params.b,
+               res.loglik);
     }
-    qsort(tm, (size_t)reps, sizeof(double), cmp_double);
-    printf("tidecast fit: n %zu time %.4f s (median of %d, %d evaluations) "
-           "r %.6f alpha %.6f a %.6f b %.6f ll %.4f\n",
-           d.n, tm[reps / 2], reps, res.iterations, res.params.r, res.params.alpha, res.params.a,
-           res.params.b, res.loglik);
     free(x);
     free(tx);
     free(T);

@@ -24,11 +24,12 @@ echo "--- population fit ($N users drawn from BG/NBD with CDNOW's parameters)"
 $B gen "$N" "$tmp/users.bin"
 ours=$($B fit "$tmp/users.bin" 3)
 echo "$ours"
+ours=$(head -n 1 <<<"$ours")
 [ "${CHURN_SKIP_PEER:-0}" = 1 ] && exit 0
 PY=$(bash scripts/peers-venv.sh lifetimes)
 if [ "$NP" != "$N" ]; then
   head -c $((NP * 24)) "$tmp/users.bin" >"$tmp/peer.bin"
-  ours=$($B fit "$tmp/peer.bin" 3); echo "$ours"
+  ours=$($B fit "$tmp/peer.bin" 3); echo "$ours"; ours=$(head -n 1 <<<"$ours")
 else
   cp "$tmp/users.bin" "$tmp/peer.bin"
 fi

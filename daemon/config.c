@@ -120,6 +120,13 @@ static const key_def_t keys[] = {
     {"forecast", "ensemble_lambda", T_DOUBLE, OFF(forecast.ensemble_lambda), "0.97",
      "Discount of past squared errors in the ensemble weights, per bucket (1 = no forgetting).",
      NULL, 0.5, 1, false},
+    {"forecast", "exog_dim", T_UINT, OFF(forecast.exog_dim), "0",
+     "Length of the annotation feature vectors given to the LSTM as exogenous input (the "
+     "newest annotation targeting the series or its site and valid for the forecast bucket); "
+     "annotations of another length are dead-lettered. 0: annotations are only counted.",
+     NULL, 0, 64, false},
+    {"forecast", "max_annotations", T_UINT, OFF(forecast.max_annotations), "1024",
+     "Annotations kept at once (the one expiring first makes room).", NULL, 1, 1000000, false},
     {"arima", "order", T_ORDER, OFF(arima.order), "2,1,1",
      "Non-seasonal orders p,d,q of the SARIMA model.", NULL, 0, 8, false},
     {"arima", "seasonal_order", T_ORDER, OFF(arima.seasonal), "0,0,0",

@@ -90,6 +90,8 @@ typedef struct tc_config {
         unsigned models;   /* TC_CONFIG_MODEL_* bits (snaive always runs) */
         int publish;       /* 0 best, 1 all */
         double ensemble_lambda;
+        uint32_t exog_dim;        /* annotation features fed to the LSTM; 0 = off */
+        uint32_t max_annotations; /* kept at once */
     } forecast;
     struct {
         int order[3];      /* p, d, q */

@@ -285,6 +285,8 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->season = c->forecast.season;
     pc->publish = c->forecast.publish ? TC_PIPELINE_PUBLISH_ALL : TC_PIPELINE_PUBLISH_BEST;
     pc->ensemble_lambda = c->forecast.ensemble_lambda;
+    pc->exog_dim = c->forecast.exog_dim;
+    pc->max_annotations = c->forecast.max_annotations;
     pc->arima = (c->forecast.models & TC_CONFIG_MODEL_SARIMA) != 0;
     pc->arima_spec.p = c->arima.order[0];
     pc->arima_spec.d = c->arima.order[1];

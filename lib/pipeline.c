@@ -52,6 +52,17 @@ typedef struct track {
     tc_autoscale_t as;
 } track_t;
 
+/* A kept annotation: target key (normalised), validity and features. */
+typedef struct annot {
+    char key[TC_SERIESKEY_MAX + 1];
+    size_t key_len;
+    bool site_wide;      /* the key is a bare site: applies to all its series */
+    int64_t from_ms, to_ms; /* [from, to); to == 0: open-ended */
+    int64_t time_ms;     /* issue time */
+    uint64_t seq;        /* arrival order, breaks ties of time */
+    float *features;     /* exog_dim values */
+} annot_t;
+
 /* A bucket closed in the current tick. */
 typedef struct closed {
     uint32_t series;
@@ -89,6 +100,12 @@ struct tc_pipeline {
     float *l_mean, *l_sd;           /* max_batch x horizon */
     size_t *l_entry;                /* tick entry of each batch row */
     size_t *lstm_row;               /* per tick entry: row in the LSTM output, or SIZE_MAX */
+    /* annotations */
+    annot_t *annots;                /* max_annotations, n_annots used */
+    float *annot_feat;              /* max_annotations x exog_dim */
+    size_t n_annots;
+    uint64_t annot_seq;
+    float *l_exog1, *l_exogh;       /* max_batch x exog_dim, max_batch x horizon x exog_dim */
     /* churn */
     tc_churn_t *churn;
     int64_t churn_max_ms;           /* largest event time given to churn */
@@ -123,6 +140,8 @@ void tc_pipeline_config_default(tc_pipeline_config_t *cfg)
     cfg->arima_refit_every = 0;
     cfg->lstm = false;
     tc_lstm_config_default(&cfg->lstm_cfg);
+    cfg->exog_dim = 0;
+    cfg->max_annotations = 1024;
     cfg->churn = false;
     tc_churn_config_default(&cfg->churn_cfg);
     cfg->churn_sweep_every_ms = 3600000;
@@ -458,6 +477,82 @@ static void autoscale(tc_pipeline_t *p, track_t *t, uint32_t series, int model,
         p->st.sink_errors++;
 }
 
+/* Whether annotation a applies to series key k during [t, t + w). */
+static bool annot_applies(const annot_t *a, const char *k, size_t klen, int64_t t, int64_t w)
+{
+    if (a->from_ms >= t + w || (a->to_ms && a->to_ms <= t))
+        return false;
+    if (klen == a->key_len && !memcmp(k, a->key, klen))
+        return true;
+    return a->site_wide && klen > a->key_len && k[a->key_len] == '/' &&
+           !memcmp(k, a->key, a->key_len);
+}
+
+/* Features for series during the bucket starting at t into row (zeros if none). */
+static void exog_row(const tc_pipeline_t *p, uint32_t series, int64_t t, float *row)
+{
+    unsigned d = p->cfg.exog_dim;
+    size_t klen;
+    const char *k = tc_registry_key(p->reg, series, &klen);
+    const annot_t *best = NULL;
+    for (size_t i = 0; k && i < p->n_annots; i++) {
+        const annot_t *a = &p->annots[i];
+        if (annot_applies(a, k, klen, t, p->cfg.window.bucket_ms) &&
+            (!best || a->time_ms > best->time_ms ||
+             (a->time_ms == best->time_ms && a->seq > best->seq)))
+            best = a;
+    }
+    if (best)
+        memcpy(row, best->features, d * sizeof(*row));
+    else
+        memset(row, 0, d * sizeof(*row));
+}
+
+/*
+ * Keeps an annotation. When the table is full the one that expires first
+ * (open-ended ones last; ties: the oldest) makes room.
+ */
+static int annot_add(tc_pipeline_t *p, const tc_event_t *ev)
+{
+    unsigned d = p->cfg.exog_dim;
+    if (ev->annotation.n_features != d) {
+        snprintf(p->err, sizeof(p->err), "annotation has %zu features, exog_dim is %u",
+                 ev->annotation.n_features, d);
+        return TC_EINVAL;
+    }
+    char key[TC_SERIESKEY_MAX + 1];
+    size_t klen;
+    int rc = tc_serieskey_make(&p->cfg.keying, ev, key, sizeof(key), &klen);
+    if (rc) {
+        snprintf(p->err, sizeof(p->err), "annotation target: %s", tc_strerror(rc));
+        return rc;
+    }
+    size_t slot = p->n_annots;
+    if (slot == p->cfg.max_annotations) {
+        slot = 0;
+        for (size_t i = 1; i < p->n_annots; i++) {
+            const annot_t *a = &p->annots[i], *b = &p->annots[slot];
+            int64_t ea = a->to_ms ? a->to_ms : INT64_MAX, eb = b->to_ms ? b->to_ms : INT64_MAX;
+            if (ea < eb || (ea == eb && a->seq < b->seq))
+                slot = i;
+        }
+    } else {
+        p->n_annots++;
+    }
+    annot_t *a = &p->annots[slot];
+    memcpy(a->key, key, klen + 1);
+    a->key_len = klen;
+    a->site_wide = memchr(key, '/', klen) == NULL;
+    a->from_ms = ev->annotation.valid_from_ms;
+    a->to_ms = ev->annotation.valid_to_ms;
+    a->time_ms = ev->time_ms;
+    a->seq = ++p->annot_seq;
+    a->features = p->annot_feat + slot * d;
+    for (unsigned j = 0; j < d; j++)
+        a->features[j] = ev->annotation.features[j];
+    return 0;
+}
+
 /* One LSTM step (and path forecast) for the tick's entries of metric slot i. */
 static void lstm_tick(tc_pipeline_t *p, unsigned i)
 {
@@ -476,12 +571,23 @@ static void lstm_tick(tc_pipeline_t *p, unsigned i)
             p->l_t[nb] = c->b.start_ms;
             p->l_y[nb] = (float)tc_bucket_metric(&c->b, p->metrics[i]);
             p->l_entry[nb] = e;
+            if (p->cfg.exog_dim) {
+                /* Step: features of the next bucket; path: of bucket t + h. */
+                size_t d = p->cfg.exog_dim;
+                int64_t w = p->cfg.window.bucket_ms;
+                exog_row(p, c->series, c->b.start_ms + w, p->l_exog1 + nb * d);
+                for (size_t h = 1; h <= H; h++)
+                    exog_row(p, c->series, c->b.start_ms + (int64_t)h * w,
+                             p->l_exogh + (nb * H + h - 1) * d);
+            }
             nb++;
         }
         if (!nb)
             continue;
-        if (tc_lstm_step(m, nb, p->l_slots, p->l_t, p->l_y, NULL, true, p->l_mean1, p->l_sd1) ||
-            tc_lstm_forecast(m, nb, p->l_slots, (int)H, NULL, p->l_mean, p->l_sd))
+        const float *x1 = p->cfg.exog_dim ? p->l_exog1 : NULL;
+        const float *xh = p->cfg.exog_dim ? p->l_exogh : NULL;
+        if (tc_lstm_step(m, nb, p->l_slots, p->l_t, p->l_y, x1, true, p->l_mean1, p->l_sd1) ||
+            tc_lstm_forecast(m, nb, p->l_slots, (int)H, xh, p->l_mean, p->l_sd))
             continue;
         for (size_t r = 0; r < nb; r++) {
             size_t ent = p->l_entry[r];
@@ -607,7 +713,9 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
         cfg->window.max_series >= (1u << 31) || cfg->season < 1 || cfg->season > 100000 ||
         (cfg->forecast_metrics & ~((1u << TC_METRIC_COUNT) - 1)) ||
         !(cfg->ensemble_lambda > 0 && cfg->ensemble_lambda <= 1) ||
-        (cfg->arima && (cfg->arima_fit_after < 8 || cfg->arima_fit_after > 100000)))
+        (cfg->arima && (cfg->arima_fit_after < 8 || cfg->arima_fit_after > 100000)) ||
+        cfg->exog_dim > TC_LSTM_MAX_EXOG || cfg->exog_dim > TC_EVENT_MAX_FEATURES ||
+        (cfg->exog_dim && (cfg->max_annotations < 1 || cfg->max_annotations > 1000000)))
         return TC_EINVAL;
     if (cfg->autoscale.enabled &&
         (!cfg->horizon || tc_autoscale_config_check(&cfg->autoscale.rule) ||
@@ -642,9 +750,17 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
     p->afc = calloc(H, sizeof(*p->afc));
     if (!p->dec || !p->reg || !p->paths || !p->upper || !p->fit_y || !p->afc)
         goto fail;
+    if (p->cfg.exog_dim) {
+        p->annots = calloc(p->cfg.max_annotations, sizeof(*p->annots));
+        p->annot_feat = calloc((size_t)p->cfg.max_annotations * p->cfg.exog_dim,
+                               sizeof(*p->annot_feat));
+        if (!p->annots || !p->annot_feat)
+            goto fail;
+    }
     if (p->cfg.lstm) {
         tc_lstm_config_t lc = p->cfg.lstm_cfg;
         lc.max_horizon = (int)H;
+        lc.n_exog = (int)p->cfg.exog_dim;
         lc.bucket_ms = p->cfg.window.bucket_ms;
         if (lc.max_series > (int)p->cfg.window.max_series)
             lc.max_series = (int)p->cfg.window.max_series;
@@ -664,8 +780,11 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
         p->l_mean = calloc(B * H, sizeof(*p->l_mean));
         p->l_sd = calloc(B * H, sizeof(*p->l_sd));
         p->l_entry = calloc(B, sizeof(*p->l_entry));
+        size_t D = p->cfg.exog_dim ? p->cfg.exog_dim : 1;
+        p->l_exog1 = calloc(B * D, sizeof(*p->l_exog1));
+        p->l_exogh = calloc(B * H * D, sizeof(*p->l_exogh));
         if (!p->l_slots || !p->l_t || !p->l_y || !p->l_mean1 || !p->l_sd1 || !p->l_mean ||
-            !p->l_sd || !p->l_entry)
+            !p->l_sd || !p->l_entry || !p->l_exog1 || !p->l_exogh)
             goto fail;
     }
     if (p->cfg.churn) {
@@ -721,6 +840,10 @@ void tc_pipeline_free(tc_pipeline_t *p)
     free(p->l_mean);
     free(p->l_sd);
     free(p->l_entry);
+    free(p->l_exog1);
+    free(p->l_exogh);
+    free(p->annots);
+    free(p->annot_feat);
     free(p->lstm_row);
     free(p->lstm_out_mean);
     free(p->lstm_out_sd);
@@ -756,6 +879,13 @@ int tc_pipeline_feed_event(tc_pipeline_t *p, const tc_event_t *ev)
 {
     p->err[0] = '\0';
     if (ev->kind == TC_EVENT_ANNOTATION) {
+        if (p->cfg.exog_dim) {
+            int rc = annot_add(p, ev);
+            if (rc) {
+                p->st.malformed++;
+                return rc;
+            }
+        }
         p->st.events++;
         p->st.annotations++;
         return 0;
@@ -868,6 +998,7 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     uint8_t *win = NULL;
     size_t win_len = 0, n_tracks = 0;
     ProtobufCBinaryData churn_buf = {0, NULL};
+    Tidecast__V1__AnnotationState *annots = NULL, **annotp = NULL;
 
     if (tc_window_snapshot(p->win, &win, &win_len))
         goto out;
@@ -910,6 +1041,29 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     if (p->churn && tc_churn_snapshot(p->churn, &churn_buf.data, &churn_buf.len))
         goto out;
     ps.churn = churn_buf;
+    ps.annotation_seq = p->annot_seq;
+    ps.exog_dim = p->cfg.exog_dim;
+    if (p->n_annots) {
+        annots = calloc(p->n_annots, sizeof(*annots));
+        annotp = calloc(p->n_annots, sizeof(*annotp));
+        if (!annots || !annotp)
+            goto out;
+        for (size_t i = 0; i < p->n_annots; i++) {
+            const annot_t *a = &p->annots[i];
+            tidecast__v1__annotation_state__init(&annots[i]);
+            annots[i].key = (char *)a->key;
+            annots[i].site_wide = a->site_wide;
+            annots[i].valid_from_ms = a->from_ms;
+            annots[i].valid_to_ms = a->to_ms;
+            annots[i].time_ms = a->time_ms;
+            annots[i].seq = a->seq;
+            annots[i].n_features = p->cfg.exog_dim;
+            annots[i].features = a->features;
+            annotp[i] = &annots[i];
+        }
+        ps.n_annotations = p->n_annots;
+        ps.annotations = annotp;
+    }
     ps.counters = &pc;
     ps.window.data = win;
     ps.window.len = win_len;
@@ -1002,6 +1156,8 @@ out_lstm:
     for (size_t k = 0; k < n_tracks && tracks; k++)
         free(tracks[k].arima.data);
 out:
+    free(annots);
+    free(annotp);
     free(churn_buf.data);
     free(win);
     free(offs);
@@ -1017,7 +1173,7 @@ static bool pipeline_fresh(const tc_pipeline_t *p)
     tc_window_stats_t ws;
     tc_window_stats(p->win, &ws);
     return !ws.started && tc_registry_count(p->reg) == 0 && p->st.events == 0 &&
-           p->st.malformed == 0;
+           p->st.malformed == 0 && p->n_annots == 0;
 }
 
 int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
@@ -1055,6 +1211,31 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
             ts->ens_models > TC_ENSEMBLE_MAX_MODELS)
             goto out;
     }
+    if (ps->exog_dim != p->cfg.exog_dim ||
+        ps->n_annotations > (p->cfg.exog_dim ? p->cfg.max_annotations : 0)) {
+        rc = TC_EINVAL;
+        goto out;
+    }
+    for (size_t i = 0; i < ps->n_annotations; i++) {
+        const Tidecast__V1__AnnotationState *as = ps->annotations[i];
+        size_t klen = strlen(as->key);
+        if (as->n_features != p->cfg.exog_dim || klen > TC_SERIESKEY_MAX) {
+            rc = TC_ECORRUPT;
+            goto out;
+        }
+        annot_t *a = &p->annots[i];
+        memcpy(a->key, as->key, klen + 1);
+        a->key_len = klen;
+        a->site_wide = as->site_wide;
+        a->from_ms = as->valid_from_ms;
+        a->to_ms = as->valid_to_ms;
+        a->time_ms = as->time_ms;
+        a->seq = as->seq;
+        a->features = p->annot_feat + i * p->cfg.exog_dim;
+        memcpy(a->features, as->features, p->cfg.exog_dim * sizeof(float));
+    }
+    p->n_annots = ps->n_annotations;
+    p->annot_seq = ps->annotation_seq;
     if ((p->churn != NULL) != (ps->churn.len != 0)) {
         rc = TC_EINVAL;
         goto out;

@@ -26,7 +26,14 @@
  *   TC_ELATE       its bucket had closed: counted and dropped;
  *   TC_EFULL       a new series beyond max_series: counted and dropped;
  *   TC_ENOMEM      not processed; the pipeline is unchanged and usable.
- * Annotations are accepted (0) and, for now, only counted.
+ * Annotations (external feature vectors, e.g. derived by a language model
+ * from a campaign text) are kept, at most max_annotations, and when
+ * exog_dim > 0 they are the LSTM's exogenous input: a series gets the
+ * features of the newest annotation whose target is the series key or its
+ * site and whose [valid_from, valid_to) overlaps the bucket being forecast,
+ * zeros when none. An annotation whose feature count differs from exog_dim
+ * is refused with TC_EINVAL (dead-letter it: the reason says why); with
+ * exog_dim == 0 annotations are accepted and only counted.
  *
  * Forecasting runs per tick: the buckets that close with the same start
  * are collected and processed together when a later start closes or the
@@ -188,6 +195,9 @@ typedef struct tc_pipeline_config {
      */
     bool lstm;
     tc_lstm_config_t lstm_cfg;
+    unsigned exog_dim;             /* annotation features per vector, <= TC_LSTM_MAX_EXOG
+                                      and TC_EVENT_MAX_FEATURES; 0 = not used */
+    unsigned max_annotations;      /* kept at once (the oldest is dropped); default 1024 */
     tc_pipeline_autoscale_t autoscale;
     /*
      * Churn (churn.h): every traffic or behavior event with a user id

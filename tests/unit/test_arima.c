@@ -4,6 +4,7 @@
  * checkpoints and degenerate input.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,12 @@ TC_TEST(arima_checkpoint_round_trip)
     tc_arima_free(b);
 }
 
+static void *refit_thread(void *job)
+{
+    tc_arima_refit_run(job);
+    return NULL;
+}
+
 TC_TEST(arima_refit_swaps_in_and_replays)
 {
     tc_arima_spec_t s;
@@ -434,10 +441,16 @@ TC_TEST(arima_refit_swaps_in_and_replays)
         CHECK_OK(tc_arima_update(m, y[i], NULL));
     tc_arima_refit_t *job = NULL;
     CHECK_OK(tc_arima_refit_new(m, false, &job));
-    /* the model keeps working while the job would run elsewhere */
-    for (size_t i = 700; i < 750; i++)
+    CHECK_INT_EQ(tc_arima_refit_apply(m, job), TC_EINVAL); /* not run yet */
+    /* the job runs on another thread while the model keeps being updated and forecast */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, refit_thread, job) == 0);
+    tc_arima_fc_t f1[1];
+    for (size_t i = 700; i < 750; i++) {
         CHECK_OK(tc_arima_update(m, y[i], NULL));
-    CHECK_OK(tc_arima_refit_run(job));
+        CHECK_OK(tc_arima_forecast(m, 1, NULL, f1));
+    }
+    CHECK(pthread_join(th, NULL) == 0);
     CHECK_OK(tc_arima_refit_apply(m, job));
     tc_arima_refit_free(job);
     CHECK_INT_EQ(tc_arima_nobs_seen(m), 750);
@@ -671,4 +684,31 @@ TC_TEST(arima_checkpoint_damaged_bytes)
     free(dam);
     free(buf);
     tc_arima_free(a);
+}
+
+/* Box-Cox lambda = 1/2: y = (w/2 + 1)^2, so E[y] = (mu/2 + 1)^2 + sigma2/4 exactly. */
+TC_TEST(arima_boxcox_bias_adjusted_mean)
+{
+    tc_arima_spec_t s;
+    tc_arima_spec_default(&s);
+    s.p = 1;
+    s.lambda = 0.5;
+    tc_arima_params_t p;
+    memset(&p, 0, sizeof(p));
+    p.phi[0] = 0.8;
+    p.sigma2 = 0.09;
+    tc_arima_t *m = NULL;
+    CHECK_OK(tc_arima_new(&s, &p, NULL, &m));
+    CHECK_OK(tc_arima_update(m, 9.0, NULL)); /* w = (3 - 1) / 0.5 = 4 */
+    CHECK_INT_EQ(tc_arima_update(m, -1.0, NULL), TC_ERANGE); /* outside the domain: missing */
+    tc_arima_fc_t fc[1];
+    CHECK_OK(tc_arima_forecast(m, 1, NULL, fc));
+    double mu = 0.8 * 0.8 * 4.0, s2 = 0.09 * (1 + 0.64);
+    CHECK_NEAR(fc[0].mean, (mu / 2 + 1) * (mu / 2 + 1) + s2 / 4, 1e-12);
+    double lo = mu - 1.2815515655446004 * sqrt(s2), hi = mu + 1.2815515655446004 * sqrt(s2);
+    CHECK_NEAR(fc[0].lo80, (lo / 2 + 1) * (lo / 2 + 1), 1e-12);
+    CHECK_NEAR(fc[0].hi80, (hi / 2 + 1) * (hi / 2 + 1), 1e-12);
+    /* delta-method variance: (dy/dw)^2 s2 with dy/dw = w/2 + 1 at the mean */
+    CHECK_NEAR(fc[0].var, (mu / 2 + 1) * (mu / 2 + 1) * s2, 1e-12);
+    tc_arima_free(m);
 }

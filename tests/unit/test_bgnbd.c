@@ -246,3 +246,33 @@ TC_TEST(roc_auc_matches_pairwise_count)
     uint8_t one[3] = {1, 1, 1};
     CHECK_INT_EQ(tc_roc_auc(s, one, 3, &auc), TC_EDEGENERATE);
 }
+
+/* The subsample warm start plus Newton polish reaches the same optimum as
+ * the plain multi-start fit (forced here on CDNOW with a small subsample). */
+TC_TEST(bgnbd_warm_start_reaches_same_optimum)
+{
+    tc_cdnow_t c;
+    CHECK_OK(load_cdnow(&c));
+    tc_bgnbd_data_t d = {c.n_cust, c.x, c.t_x, c.T, NULL};
+    for (int m = 0; m < 2; m++) {
+        tc_bgnbd_model_t mod = m ? TC_BGNBD_MBG : TC_BGNBD_BG;
+        tc_bgnbd_fit_opts_t o;
+        tc_bgnbd_fit_result_t cold, warm;
+        tc_bgnbd_fit_opts_default(&o);
+        o.warm_n = 0;
+        CHECK_OK(tc_bgnbd_fit(mod, &d, &o, &cold));
+        o.warm_n = 700;
+        CHECK_OK(tc_bgnbd_fit(mod, &d, &o, &warm));
+        CHECK(warm.warm_evaluations > 0);
+        CHECK(warm.iterations < cold.iterations);
+        CHECK_NEAR(warm.loglik, cold.loglik, 1e-6);
+        CHECK_REL(warm.params.r, cold.params.r, 1e-4);
+        CHECK_REL(warm.params.alpha, cold.params.alpha, 1e-4);
+        CHECK_REL(warm.params.a, cold.params.a, 1e-4);
+        CHECK_REL(warm.params.b, cold.params.b, 1e-4);
+        double ll;
+        CHECK_OK(tc_bgnbd_loglik(mod, &warm.params, &d, &ll));
+        CHECK_NEAR(ll, warm.loglik, 1e-6);
+    }
+    tc_cdnow_deinit(&c);
+}

@@ -216,6 +216,8 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     cfg.lstm_cfg.max_series = 4;
     cfg.lstm_cfg.max_batch = 4;
     cfg.lstm_cfg.season = 10;
+    cfg.exog_dim = 2;
+    cfg.max_annotations = 3; /* full table: replacement is part of the state */
     cfg.publish = TC_PIPELINE_PUBLISH_ALL;
     cfg.churn = true;
     cfg.churn_cfg.time_unit_s = 60;    /* minutes: the NASA day is short */
@@ -241,9 +243,28 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     CHECK_OK(tc_pipeline_new(&cfg, &sc, &c));
     size_t cut = 17011;
     size_t a_at_cut = 0;
+    /* Campaign annotations every 4000 events, valid for the next 30 minutes. */
+    float feat[2] = {1.5f, -0.5f};
+    tc_event_t an;
+    memset(&an, 0, sizeof(an));
+    an.kind = TC_EVENT_ANNOTATION;
+    an.site = an.user_id = an.session_id = tc_str_c(NULL);
+    an.annotation.target = tc_str_c("nasa");
+    an.annotation.features = feat;
+    an.annotation.n_features = 2;
+    an.annotation.schema = an.annotation.text = tc_str_c(NULL);
     for (size_t i = 0; i < d.n; i++) {
         if (i == cut)
             a_at_cut = ra.len;
+        if (i % 4000 == 3999) {
+            an.time_ms = d.t[i];
+            an.annotation.valid_from_ms = d.t[i] + 60000;
+            an.annotation.valid_to_ms = d.t[i] + 1800000;
+            feat[0] += 0.25f;
+            CHECK_OK(tc_pipeline_feed_event(a, &an));
+            if (i < cut)
+                CHECK_OK(tc_pipeline_feed_event(b, &an));
+        }
         tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
         CHECK_OK(tc_pipeline_feed_event(a, &ev));
         if (i < cut)
@@ -261,7 +282,18 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     /* A second restore into a used pipeline is refused. */
     CHECK_INT_EQ(tc_pipeline_restore(c, buf, len, NULL, NULL), TC_EINVAL);
     free(buf);
-    for (size_t i = cut; i < d.n; i++) {
+    feat[0] = 1.5f;
+    for (size_t i = 0; i < d.n; i++) {
+        if (i % 4000 == 3999) {
+            an.time_ms = d.t[i];
+            an.annotation.valid_from_ms = d.t[i] + 60000;
+            an.annotation.valid_to_ms = d.t[i] + 1800000;
+            feat[0] += 0.25f;
+            if (i >= cut)
+                CHECK_OK(tc_pipeline_feed_event(c, &an));
+        }
+        if (i < cut)
+            continue;
         tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
         CHECK_OK(tc_pipeline_feed_event(c, &ev));
     }
@@ -279,6 +311,8 @@ TC_TEST(pipeline_snapshot_round_trip_is_exact)
     CHECK_INT_EQ(s1.churn_events, s2.churn_events);
     CHECK_INT_EQ(s1.churn_alerts, s2.churn_alerts);
     CHECK(s1.churn_alerts > 0 && s1.churn_refits > 0);
+    CHECK_INT_EQ(s1.annotations, 7);
+    CHECK_INT_EQ(s1.annotations, s2.annotations);
     tc_pipeline_free(a);
     tc_pipeline_free(c);
     free(ra.text);
@@ -531,4 +565,139 @@ TC_TEST(pipeline_churn_matches_the_engine_on_cdnow)
     free(ord);
     free(rp.text);
     free(rd.text);
+}
+
+typedef struct lstm_rec {
+    int64_t t0;
+    float mean[200][5];
+    int have[200];
+} lstm_rec_t;
+
+static int lstm_forecast_rec(void *ctx, const tc_pipeline_forecast_t *f)
+{
+    lstm_rec_t *r = ctx;
+    int i = (int)((f->origin_ms - r->t0) / 60000);
+    if (strcmp(f->model, "lstm") || i < 0 || i >= 200)
+        return 0;
+    for (int h = 0; h < 5; h++)
+        r->mean[i][h] = (float)f->steps[h].mean;
+    r->have[i] = 1;
+    return 0;
+}
+
+/* The annotations of the test: target, features, valid [from, to) in minutes, issued at. */
+static const struct {
+    const char *target;
+    float f[2];
+    int from, to, issued;
+} annots[] = {
+    {"s", {1, -1}, 50, 80, 45},
+    {"other.example", {9, 9}, 0, 200, 10},
+    {"s", {0.5f, 2}, 70, 100, 60},
+    {"S/", {-3, 0.25f}, 120, 0, 110}, /* normalises to "s/" in site mode: "s" */
+};
+
+/* Independent lookup: newest issued annotation of "s" overlapping minute m. */
+static void exog_of(int m, float *row)
+{
+    int best = -1;
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(annots[i].target, "s") && strcmp(annots[i].target, "S/"))
+            continue;
+        if (annots[i].from > m || (annots[i].to && annots[i].to <= m))
+            continue;
+        if (best < 0 || annots[i].issued > annots[best].issued)
+            best = i;
+    }
+    row[0] = best < 0 ? 0 : annots[best].f[0];
+    row[1] = best < 0 ? 0 : annots[best].f[1];
+}
+
+/* The pipeline's LSTM with annotation features equals lib/lstm driven by hand. */
+TC_TEST(pipeline_annotations_feed_the_lstm)
+{
+    const int64_t t0 = 1700000040000, w = 60000;
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.window.lateness_ms = 0;
+    cfg.horizon = 5;
+    cfg.season = 1;
+    cfg.publish = TC_PIPELINE_PUBLISH_ALL;
+    cfg.lstm = true;
+    cfg.lstm_cfg.hidden = 16;
+    cfg.lstm_cfg.season = 0;
+    cfg.lstm_cfg.max_series = 4;
+    cfg.lstm_cfg.max_batch = 4;
+    cfg.exog_dim = 2;
+    cfg.decode.max_future_ms = -1;
+    lstm_rec_t *rec = calloc(1, sizeof(*rec));
+    rec->t0 = t0;
+    tc_pipeline_sink_t sink = {.ctx = rec, .forecast = lstm_forecast_rec};
+    tc_pipeline_t *p;
+    CHECK_OK(tc_pipeline_new(&cfg, &sink, &p));
+    int y[200];
+    for (int m = 0; m < 200; m++) {
+        for (int i = 0; i < 4; i++)
+            if (annots[i].issued == m) {
+                tc_event_t a;
+                memset(&a, 0, sizeof(a));
+                a.kind = TC_EVENT_ANNOTATION;
+                a.time_ms = t0 + m * w;
+                a.site = a.user_id = a.session_id = tc_str_c(NULL);
+                a.annotation.target = tc_str_c(annots[i].target);
+                a.annotation.valid_from_ms = t0 + annots[i].from * w;
+                a.annotation.valid_to_ms = annots[i].to ? t0 + annots[i].to * w : 0;
+                a.annotation.features = annots[i].f;
+                a.annotation.n_features = 2;
+                a.annotation.schema = a.annotation.text = tc_str_c(NULL);
+                CHECK_OK(tc_pipeline_feed_event(p, &a));
+            }
+        y[m] = 5 + (m * 3) % 7;
+        for (int i = 0; i < y[m]; i++) {
+            tc_event_t ev = traffic(t0 + m * w + i * 100, "s", "u");
+            CHECK_OK(tc_pipeline_feed_event(p, &ev));
+        }
+    }
+    tc_pipeline_flush(p);
+    /* A vector of the wrong size is refused with a reason. */
+    tc_event_t bad;
+    memset(&bad, 0, sizeof(bad));
+    bad.kind = TC_EVENT_ANNOTATION;
+    bad.time_ms = t0;
+    bad.site = bad.user_id = bad.session_id = tc_str_c(NULL);
+    bad.annotation.target = tc_str_c("s");
+    bad.annotation.features = annots[0].f;
+    bad.annotation.n_features = 1;
+    bad.annotation.schema = bad.annotation.text = tc_str_c(NULL);
+    CHECK_INT_EQ(tc_pipeline_feed_event(p, &bad), TC_EINVAL);
+    CHECK_STR_EQ(tc_pipeline_last_error(p), "annotation has 1 features, exog_dim is 2");
+    tc_pipeline_free(p);
+
+    tc_lstm_config_t lc = cfg.lstm_cfg;
+    lc.max_horizon = 5;
+    lc.bucket_ms = w;
+    lc.n_exog = 2;
+    tc_lstm_t *m;
+    CHECK_OK(tc_lstm_new(&lc, &m));
+    int32_t slot = 0;
+    int compared = 0, nonzero = 0;
+    for (int o = 0; o < 200; o++) {
+        int64_t t = t0 + o * w;
+        float yo = (float)y[o], x1[2], xh[10], mean[5], sd[5], m1, s1;
+        exog_of(o + 1, x1);
+        for (int h = 1; h <= 5; h++)
+            exog_of(o + h, xh + (h - 1) * 2);
+        nonzero += x1[0] != 0;
+        CHECK_OK(tc_lstm_step(m, 1, &slot, &t, &yo, x1, true, &m1, &s1));
+        CHECK_OK(tc_lstm_forecast(m, 1, &slot, 5, xh, mean, sd));
+        CHECK_MSG(rec->have[o], "no LSTM forecast at origin %d", o);
+        for (int h = 0; h < 5; h++)
+            CHECK_MSG(rec->mean[o][h] == mean[h], "origin %d h %d: %.9g != %.9g", o, h + 1,
+                      rec->mean[o][h], mean[h]);
+        compared++;
+    }
+    CHECK_INT_EQ(compared, 200);
+    CHECK(nonzero > 100);
+    tc_lstm_free(m);
+    free(rec);
 }
