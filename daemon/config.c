@@ -140,6 +140,11 @@ static const key_def_t keys[] = {
     {"arima", "refit_every", T_UINT, OFF(arima.refit_every), "0",
      "Refit on the last `fit_after` buckets every this many buckets; 0 = never.", NULL, 0,
      1000000, false},
+    {"arima", "apply_lag", T_UINT, OFF(arima.apply_lag), "5",
+     "Fits run on the worker pool and are used this many buckets after they start (the "
+     "buckets in between are replayed, so results do not depend on timing); 0 = fit on the "
+     "loop thread at once.",
+     NULL, 0, 10000, false},
     {"lstm", "hidden", T_UINT, OFF(lstm.hidden), "32",
      "Hidden units per LSTM layer (16 to 128, a multiple of 8).", NULL, 16, 128, false},
     {"lstm", "layers", T_UINT, OFF(lstm.layers), "1", "Stacked LSTM layers (1 or 2).", NULL, 1,

@@ -99,6 +99,7 @@ typedef struct tc_config {
         int automatic;     /* bool: choose orders automatically */
         uint32_t fit_after;
         uint32_t refit_every;
+        uint32_t apply_lag;
     } arima;
     struct {
         uint32_t hidden, layers, bptt, max_series;

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/output.h"
 #include "daemon/source.h"
@@ -300,6 +301,7 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->arima_auto = c->arima.automatic;
     pc->arima_fit_after = c->arima.fit_after;
     pc->arima_refit_every = c->arima.refit_every;
+    pc->arima_apply_lag = c->arima.apply_lag;
     pc->lstm = (c->forecast.models & TC_CONFIG_MODEL_LSTM) != 0;
     pc->lstm_cfg.hidden = (int)c->lstm.hidden;
     pc->lstm_cfg.layers = (int)c->lstm.layers;
@@ -473,6 +475,8 @@ int main(int argc, char **argv)
     }
     tc_log_set_level((enum tc_log_level)d->cfg.log.level);
 
+    uv_loop_init(&d->loop);
+    tc_executor_bind(&pc.executor, &d->loop);
     tc_pipeline_sink_t sink = {.ctx = d,
                                .bucket = sink_bucket,
                                .forecast = sink_forecast,
@@ -481,6 +485,7 @@ int main(int argc, char **argv)
     d->exit_code = 0;
     if ((rc = tc_pipeline_new(&pc, &sink, &d->pipe))) {
         tc_log_error("cannot create the pipeline", "error=%s", tc_errname(rc));
+        uv_loop_close(&d->loop);
         tc_config_deinit(&d->cfg);
         return 1;
     }
@@ -504,7 +509,6 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    uv_loop_init(&d->loop);
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_check_init(&d->loop, &d->flusher);
@@ -535,8 +539,6 @@ int main(int argc, char **argv)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->source_started)
         tc_source_deinit(&d->source);
-    if (uv_loop_close(&d->loop))
-        tc_log_debug("loop closed with handles still active", NULL);
 
 out:
     flush_outputs(d);
@@ -552,7 +554,12 @@ out:
         fclose(d->churn_alerts);
     if (d->churn_scores && d->churn_scores != stdout)
         fclose(d->churn_scores);
+    /* Freeing the pipeline waits for fits still on the worker pool; the loop
+     * then runs their completion callbacks before it can close. */
     tc_pipeline_free(d->pipe);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&d->loop))
+        tc_log_debug("loop closed with handles still active", NULL);
     tc_config_deinit(&d->cfg);
     return d->exit_code;
 }

@@ -884,15 +884,12 @@ int tc__arima_alloc(const tc_arima_spec_t *spec, const tc_arima_opts_t *opts, tc
     if (rc)
         goto fail;
     int M = r + nd;
-    size_t MM = (size_t)M * M;
-    m->fa = malloc(sizeof(double) * ((size_t)M * 2 + MM * 2));
+    m->fa = malloc(sizeof(double) * ((size_t)M * 2 + 2));
     if (!m->fa) {
         rc = TC_ENOMEM;
         goto fail;
     }
-    m->ftmp = m->fa + M;
-    m->fP = m->ftmp + M;
-    m->fW = m->fP + MM;
+    m->ftmp = m->fa + M + 1;
     m->hcap = m->opt.history;
     m->hy = malloc(sizeof(double) * m->hcap);
     m->hx = m->spec.n_exog ? malloc(sizeof(double) * m->hcap * (size_t)m->spec.n_exog) : NULL;
@@ -1030,12 +1027,15 @@ int tc_arima_forecast(tc_arima_t *m, int h, const double *xf, tc_arima_fc_t *out
     const kf_t *k = &m->kf;
     int M = k->M;
     size_t MM = (size_t)M * M;
+    /* The filter's two scratch matrices hold nothing between updates: the
+     * forecast covariance recursion runs in them. */
+    double *fP = k->P2, *fW = k->W;
     memcpy(m->fa, k->a, sizeof(double) * (size_t)M);
-    memcpy(m->fP, k->P, sizeof(double) * MM);
+    memcpy(fP, k->P, sizeof(double) * MM);
     double lam = m->spec.lambda;
     for (int i = 0; i < h; i++) {
         double mu = kf_Z(k, m->fa);
-        kf_PZ(k, m->fP, m->ftmp);
+        kf_PZ(k, fP, m->ftmp);
         double var = kf_Z(k, m->ftmp) * m->par.sigma2;
         if (var < 0.0)
             var = 0.0;
@@ -1064,7 +1064,7 @@ int tc_arima_forecast(tc_arima_t *m, int h, const double *xf, tc_arima_fc_t *out
         if (i + 1 < h) {
             kf_T(k, m->fa, m->ftmp);
             memcpy(m->fa, m->ftmp, sizeof(double) * (size_t)M);
-            kf_TPT(k, m->fP, m->fP, m->fW);
+            kf_TPT(k, fP, fP, fW);
         }
     }
     return 0;

@@ -42,8 +42,9 @@
  *   checkpoint:         tc_arima_save(m, &buf, &len) / tc_arima_load(buf, len, &m)
  * Costs (SARIMA(2,0,1)(1,1,1)24, state dimension 50): update about 60 ns
  * once steady (a few us before), forecast h = 24 about 50 us, fit on 60
- * days of hourly data about 0.2 s (bench/run_arima.sh).  Memory per model:
- * about 5 m^2 doubles (m = state dimension) plus the history ring.
+ * days of hourly data about 0.15 s (bench/run_arima.sh).  Memory per model:
+ * 3 m^2 + 8 m doubles (m = state dimension; 60 KB at m = 50) plus the
+ * history ring (opts.history doubles, times 1 + n_exog).
  */
 #ifndef TC_ARIMA_H
 #define TC_ARIMA_H

@@ -40,8 +40,8 @@ struct tc_arima {
     int nreg;    /* mean + drift + n_exog */
     kf_t kf;     /* online filter, M = r + nd */
     int64_t t;   /* observations seen (the next one has index t) */
-    /* forecast workspaces */
-    double *fa, *fP, *fW, *ftmp;
+    /* forecast workspaces (M + 1 each; the covariance uses kf.P2 and kf.W) */
+    double *fa, *ftmp;
     /* ring of recent raw observations and their regressors for refits */
     size_t hcap, hlen, hhead; /* hhead: slot of the oldest */
     double *hy, *hx;

@@ -49,6 +49,8 @@ typedef struct track {
     tc_ensemble_t ens;
     tc_arima_t *arima;
     uint64_t arima_tried_n; /* n at the last fit attempt */
+    tc_pipeline_job_t *job; /* a SARIMA fit started at n == job_from_n, not applied yet */
+    uint64_t job_from_n;
     tc_autoscale_t as;
 } track_t;
 
@@ -284,21 +286,104 @@ static double hist_at(const tc_pipeline_t *p, const track_t *t, uint64_t tau)
     return t->hist[tau % p->hcap];
 }
 
-/* Fits (or refits) the track's SARIMA on its last arima_fit_after values. */
-static void arima_fit(tc_pipeline_t *p, track_t *t)
+/* A SARIMA fit on a copy of a track's last values. */
+struct tc_pipeline_job {
+    tc_arima_spec_t spec;
+    bool automatic;
+    int season;
+    size_t n;
+    double *y;         /* n values, owned */
+    bool submitted;    /* handed to the executor (wait before use) */
+    bool ran;
+    int rc;            /* of the fit, once ran */
+    tc_arima_t *result;
+    void *user;
+};
+
+void tc_pipeline_job_run(tc_pipeline_job_t *job)
 {
-    size_t n = p->cfg.arima_fit_after;
-    for (size_t i = 0; i < n; i++)
-        p->fit_y[i] = hist_at(p, t, t->n - n + i);
-    tc_arima_t *m = NULL;
-    int rc = p->cfg.arima_auto
-                 ? tc_arima_auto(p->fit_y, NULL, n, 0, (int)p->cfg.season, NAN, NULL, &m)
-                 : tc_arima_fit(&p->cfg.arima_spec, p->fit_y, NULL, n, NULL, &m);
-    t->arima_tried_n = t->n;
-    if (rc == 0) {
-        tc_arima_free(t->arima);
-        t->arima = m;
+    job->rc = job->automatic
+                  ? tc_arima_auto(job->y, NULL, job->n, 0, job->season, NAN, NULL, &job->result)
+                  : tc_arima_fit(&job->spec, job->y, NULL, job->n, NULL, &job->result);
+    job->ran = true;
+}
+
+void tc_pipeline_job_set_user(tc_pipeline_job_t *job, void *user)
+{
+    job->user = user;
+}
+
+void *tc_pipeline_job_user(const tc_pipeline_job_t *job)
+{
+    return job->user;
+}
+
+/* Makes sure the job has run (waiting for the executor when submitted). */
+static void job_settle(const tc_pipeline_t *p, tc_pipeline_job_t *job)
+{
+    if (job->submitted) {
+        p->cfg.executor.wait(p->cfg.executor.ud, job);
+        job->submitted = false;
+        if (p->cfg.executor.release)
+            p->cfg.executor.release(p->cfg.executor.ud, job);
     }
+    if (!job->ran)
+        tc_pipeline_job_run(job);
+}
+
+static void job_free(const tc_pipeline_t *p, tc_pipeline_job_t *job)
+{
+    if (!job)
+        return;
+    if (job->submitted) { /* never free memory a worker may still touch */
+        p->cfg.executor.wait(p->cfg.executor.ud, job);
+        if (p->cfg.executor.release)
+            p->cfg.executor.release(p->cfg.executor.ud, job);
+    }
+    tc_arima_free(job->result);
+    free(job->y);
+    free(job);
+}
+
+/* Starts a fit on the track's last arima_fit_after values (inline without executor). */
+static void arima_start_fit(tc_pipeline_t *p, track_t *t)
+{
+    t->arima_tried_n = t->n;
+    tc_pipeline_job_t *job = calloc(1, sizeof(*job));
+    size_t n = p->cfg.arima_fit_after;
+    if (!job || !(job->y = malloc(n * sizeof(*job->y)))) {
+        free(job);
+        return; /* out of memory: retried when due again */
+    }
+    for (size_t i = 0; i < n; i++)
+        job->y[i] = hist_at(p, t, t->n - n + i);
+    job->n = n;
+    job->spec = p->cfg.arima_spec;
+    job->automatic = p->cfg.arima_auto;
+    job->season = (int)p->cfg.season;
+    t->job = job;
+    t->job_from_n = t->n;
+    if (p->cfg.executor.submit && p->cfg.arima_apply_lag &&
+        p->cfg.executor.submit(p->cfg.executor.ud, job) == 0)
+        job->submitted = true;
+    else
+        tc_pipeline_job_run(job);
+}
+
+/* Uses the finished fit: replays the values seen since it started. */
+static void arima_apply(tc_pipeline_t *p, track_t *t)
+{
+    tc_pipeline_job_t *job = t->job;
+    job_settle(p, job);
+    if (job->rc == 0 && job->result) {
+        for (uint64_t tau = t->job_from_n; tau < t->n; tau++)
+            tc_arima_update(job->result, hist_at(p, t, tau), NULL);
+        tc_arima_free(t->arima);
+        t->arima = job->result;
+        job->result = NULL;
+    }
+    t->job = NULL;
+    job_free(p, job);
 }
 
 /*
@@ -334,14 +419,20 @@ static void track_observe(tc_pipeline_t *p, track_t *t, int64_t start_ms, double
     t->n++;
     if (!p->cfg.arima)
         return;
-    if (t->arima) {
+    /* The current model keeps filtering until a new fit replaces it. */
+    if (t->arima)
         tc_arima_update(t->arima, y, NULL);
-        if (p->cfg.arima_refit_every && t->n - t->arima_tried_n >= p->cfg.arima_refit_every)
-            arima_fit(p, t);
-    } else if (t->n >= p->cfg.arima_fit_after &&
-               (t->arima_tried_n == 0 || t->n - t->arima_tried_n >= p->cfg.arima_fit_after)) {
-        arima_fit(p, t);
+    if (!t->job) {
+        bool due = t->arima ? p->cfg.arima_refit_every &&
+                                  t->n - t->arima_tried_n >= p->cfg.arima_refit_every
+                            : t->n >= p->cfg.arima_fit_after &&
+                                  (t->arima_tried_n == 0 ||
+                                   t->n - t->arima_tried_n >= p->cfg.arima_fit_after);
+        if (due)
+            arima_start_fit(p, t);
     }
+    if (t->job && t->n >= t->job_from_n + p->cfg.arima_apply_lag)
+        arima_apply(p, t);
 }
 
 static void set_step(tc_forecast_step_t *st, double mean, double sd)
@@ -713,7 +804,9 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
         cfg->window.max_series >= (1u << 31) || cfg->season < 1 || cfg->season > 100000 ||
         (cfg->forecast_metrics & ~((1u << TC_METRIC_COUNT) - 1)) ||
         !(cfg->ensemble_lambda > 0 && cfg->ensemble_lambda <= 1) ||
-        (cfg->arima && (cfg->arima_fit_after < 8 || cfg->arima_fit_after > 100000)) ||
+        (cfg->arima && (cfg->arima_fit_after < 8 || cfg->arima_fit_after > 100000 ||
+                        cfg->arima_apply_lag > 100000)) ||
+        (cfg->executor.submit && !cfg->executor.wait) ||
         cfg->exog_dim > TC_LSTM_MAX_EXOG || cfg->exog_dim > TC_EVENT_MAX_FEATURES ||
         (cfg->exog_dim && (cfg->max_annotations < 1 || cfg->max_annotations > 1000000)))
         return TC_EINVAL;
@@ -743,6 +836,8 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
     p->hcap = p->cfg.season;
     if (p->cfg.arima && p->cfg.arima_fit_after > p->hcap)
         p->hcap = p->cfg.arima_fit_after;
+    if (p->cfg.arima && p->cfg.arima_apply_lag >= p->hcap)
+        p->hcap = p->cfg.arima_apply_lag + 1;
     size_t H = p->cfg.horizon ? p->cfg.horizon : 1;
     p->paths = calloc(N_MODELS * H, sizeof(*p->paths));
     p->upper = calloc(H, sizeof(*p->upper));
@@ -822,6 +917,7 @@ void tc_pipeline_free(tc_pipeline_t *p)
     for (size_t i = 0; i < p->cap_series * p->n_metrics; i++) {
         free(p->tracks[i].hist);
         tc_arima_free(p->tracks[i].arima);
+        job_free(p, p->tracks[i].job);
     }
     for (int i = 0; i < TC_METRIC_COUNT; i++)
         tc_lstm_free(p->lstm[i]);
@@ -1136,6 +1232,16 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
             if (tc_arima_save(t->arima, &ts->arima.data, &ts->arima.len))
                 goto out_lstm;
         }
+        if (t->job) {
+            /* The fit's outcome is deterministic: wait for it and keep it. */
+            job_settle(p, t->job);
+            ts->job = true;
+            ts->job_from_n = t->job_from_n;
+            ts->job_rc = t->job->rc;
+            if (t->job->rc == 0 && t->job->result &&
+                tc_arima_save(t->job->result, &ts->job_model.data, &ts->job_model.len))
+                goto out_lstm;
+        }
         trackp[k++] = ts;
     }
     ps.n_tracks = n_tracks;
@@ -1153,8 +1259,10 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
 out_lstm:
     for (unsigned i = 0; i < TC_METRIC_COUNT; i++)
         free(lstm_bufs[i].data);
-    for (size_t k = 0; k < n_tracks && tracks; k++)
+    for (size_t k = 0; k < n_tracks && tracks; k++) {
         free(tracks[k].arima.data);
+        free(tracks[k].job_model.data);
+    }
 out:
     free(annots);
     free(annotp);
@@ -1294,6 +1402,23 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
                 goto out;
             tc_arima_free(t->arima);
             t->arima = m;
+        }
+        if (ts->job) {
+            tc_pipeline_job_t *job = calloc(1, sizeof(*job));
+            if (!job) {
+                rc = TC_ENOMEM;
+                goto out;
+            }
+            job->ran = true;
+            job->rc = ts->job_rc;
+            if (ts->job_model.len &&
+                (rc = tc_arima_load(ts->job_model.data, ts->job_model.len, &job->result))) {
+                free(job);
+                goto out;
+            }
+            job_free(p, t->job);
+            t->job = job;
+            t->job_from_n = ts->job_from_n;
         }
     }
     for (unsigned i = 0, k = 0; i < p->n_metrics; i++) {

@@ -150,6 +150,40 @@ typedef struct tc_pipeline_autoscale {
     tc_autoscale_config_t rule;
 } tc_pipeline_autoscale_t;
 
+/*
+ * Heavy engine work (SARIMA fits) as jobs that may run on another thread.
+ * A job is owned by the pipeline; tc_pipeline_job_run() computes it and
+ * touches nothing but the job, so it may run on any thread. The pipeline
+ * applies a job's result at a fixed point in event time (arima_apply_lag
+ * buckets after it was made, replaying the buckets seen since), so outputs
+ * do not depend on when or where the job ran.
+ */
+typedef struct tc_pipeline_job tc_pipeline_job_t;
+
+/* Runs the job's computation. Any thread; once per job. */
+void tc_pipeline_job_run(tc_pipeline_job_t *job);
+
+/* A slot for the executor's own data about a job (NULL initially). */
+void tc_pipeline_job_set_user(tc_pipeline_job_t *job, void *user);
+void *tc_pipeline_job_user(const tc_pipeline_job_t *job);
+
+/*
+ * Where jobs run. submit == NULL: inline, on the pipeline's thread.
+ *   submit   starts tc_pipeline_job_run(job) elsewhere (e.g. uv_queue_work);
+ *            returning non-zero makes the pipeline run it inline instead.
+ *   wait     blocks until that run has finished (called before the result
+ *            is used, and before the job is dropped).
+ *   release  the pipeline no longer refers to job (after wait); the job's
+ *            memory is freed right after this returns.
+ * @locality submit, wait and release are called on the pipeline's thread.
+ */
+typedef struct tc_pipeline_executor {
+    void *ud;
+    int (*submit)(void *ud, tc_pipeline_job_t *job);
+    void (*wait)(void *ud, tc_pipeline_job_t *job);
+    void (*release)(void *ud, tc_pipeline_job_t *job);
+} tc_pipeline_executor_t;
+
 /* Which forecasts reach sink.forecast. */
 typedef enum tc_pipeline_publish {
     TC_PIPELINE_PUBLISH_BEST = 0, /* one per series, metric and bucket: the
@@ -187,6 +221,9 @@ typedef struct tc_pipeline_config {
     bool arima_auto;
     unsigned arima_fit_after;      /* >= 8 */
     unsigned arima_refit_every;
+    unsigned arima_apply_lag;      /* buckets between starting a fit and using it
+                                      (0: at once, which blocks on the executor) */
+    tc_pipeline_executor_t executor;
     /*
      * LSTM (lstm.h): one global model per forecast metric, stepped once per
      * tick for all series whose bucket closed, batched. lstm_cfg's

@@ -701,3 +701,113 @@ TC_TEST(pipeline_annotations_feed_the_lstm)
     tc_lstm_free(m);
     free(rec);
 }
+
+/*
+ * An executor that defers jobs and runs them only when waited for, plus one
+ * that runs them in submission order at every 3rd submission: both give the
+ * inline results, because a fit is used at a fixed bucket count.
+ */
+typedef struct lazy_exec {
+    tc_pipeline_job_t *queue[64];
+    int n, submitted, waited, released;
+} lazy_exec_t;
+
+static int lazy_submit(void *ud, tc_pipeline_job_t *job)
+{
+    lazy_exec_t *e = ud;
+    e->submitted++;
+    if (e->n == 64)
+        return -1; /* full: the pipeline runs it inline */
+    e->queue[e->n++] = job;
+    tc_pipeline_job_set_user(job, e);
+    if (e->submitted % 3 == 0) { /* run everything queued so far */
+        for (int i = 0; i < e->n; i++)
+            tc_pipeline_job_run(e->queue[i]);
+        e->n = 0;
+    }
+    return 0;
+}
+
+static void lazy_wait(void *ud, tc_pipeline_job_t *job)
+{
+    lazy_exec_t *e = ud;
+    e->waited++;
+    for (int i = 0; i < e->n; i++)
+        if (e->queue[i] == job) {
+            tc_pipeline_job_run(job);
+            e->queue[i] = e->queue[--e->n];
+            break;
+        }
+}
+
+static void lazy_release(void *ud, tc_pipeline_job_t *job)
+{
+    lazy_exec_t *e = ud;
+    (void)job;
+    e->released++;
+}
+
+TC_TEST(pipeline_sarima_jobs_off_thread_are_deterministic)
+{
+    nasa_t d;
+    CHECK(nasa_load(&d) == 0);
+    tc_pipeline_config_t cfg;
+    tc_pipeline_config_default(&cfg);
+    cfg.keying.mode = TC_SERIESKEY_SITE; /* one series; refits make many jobs */
+    cfg.window.lateness_ms = 0;
+    cfg.season = 30;
+    cfg.horizon = 10;
+    cfg.publish = TC_PIPELINE_PUBLISH_ALL;
+    cfg.arima = true;
+    cfg.arima_fit_after = 40;
+    cfg.arima_refit_every = 25;
+    cfg.arima_apply_lag = 7;
+    rec_t r1 = {0}, r2 = {0}, r3 = {0};
+    lazy_exec_t ex = {0};
+    tc_pipeline_t *p1, *p2, *p3;
+    tc_pipeline_sink_t s1 = {.ctx = &r1, .forecast = rec_forecast};
+    CHECK_OK(tc_pipeline_new(&cfg, &s1, &p1)); /* inline */
+    tc_pipeline_config_t c2 = cfg;
+    c2.executor = (tc_pipeline_executor_t){&ex, lazy_submit, lazy_wait, lazy_release};
+    tc_pipeline_sink_t s2 = {.ctx = &r2, .forecast = rec_forecast};
+    CHECK_OK(tc_pipeline_new(&c2, &s2, &p2));
+    tc_pipeline_sink_t s3 = {.ctx = &r3, .forecast = rec_forecast};
+    CHECK_OK(tc_pipeline_new(&c2, &s3, &p3)); /* restored from p2 midway */
+    size_t cut = 20000;
+    for (size_t i = 0; i < d.n; i++) {
+        tc_event_t ev = traffic(d.t[i], "nasa", d.host[i]);
+        CHECK_OK(tc_pipeline_feed_event(p1, &ev));
+        CHECK_OK(tc_pipeline_feed_event(p2, &ev));
+        if (i + 1 == cut) {
+            uint8_t *buf;
+            size_t len;
+            CHECK_OK(tc_pipeline_snapshot(p2, "g", 0, NULL, 0, 0, &buf, &len));
+            CHECK_OK(tc_pipeline_restore(p3, buf, len, NULL, NULL));
+            free(buf);
+            r3.len = 0;
+            if (r3.text)
+                r3.text[0] = '\0';
+        }
+        if (i + 1 > cut)
+            CHECK_OK(tc_pipeline_feed_event(p3, &ev));
+    }
+    tc_pipeline_flush(p1);
+    tc_pipeline_flush(p2);
+    tc_pipeline_flush(p3);
+    CHECK(ex.submitted > 20);
+    CHECK_INT_EQ(r1.len, r2.len);
+    CHECK(memcmp(r1.text, r2.text, r1.len) == 0);
+    /* p3's outputs are the tail of p1's. */
+    CHECK(r3.len > 0 && r3.len < r1.len);
+    CHECK(memcmp(r1.text + r1.len - r3.len, r3.text, r3.len) == 0);
+    tc_pipeline_free(p1);
+    tc_pipeline_free(p2);
+    tc_pipeline_free(p3);
+    CHECK_INT_EQ(ex.n, 0);
+    CHECK_INT_EQ(ex.released, ex.waited);
+    free(r1.text);
+    free(r2.text);
+    free(r3.text);
+    free(d.t);
+    free(d.host);
+}
