@@ -184,6 +184,22 @@ static int bench_rss(size_t users)
            (unsigned long long)ct.users, (after - before) / 1024.0,
            (after - before) * 1024.0 / (double)ct.users, tc_churn_bytes_per_user(t),
            users / (b - a) / 1e6);
+    /* checkpoint cost: encode the table, restore it into a second one */
+    uint8_t *buf;
+    size_t len;
+    double c = now_s();
+    int rc = tc_churn_snapshot(t, &buf, &len);
+    double e = now_s();
+    if (rc == 0) {
+        tc_churn_t *t2 = make_table(users);
+        double f = now_s();
+        rc = t2 ? tc_churn_restore(t2, buf, len) : TC_ENOMEM;
+        double g = now_s();
+        printf("churn snapshot: %.1f MiB (%.1f bytes/user), encode %.3f s, restore %.3f s (%s)\n",
+               len / 1048576.0, (double)len / (double)ct.users, e - c, g - f, tc_strerror(rc));
+        tc_churn_free(t2);
+        free(buf);
+    }
     tc_churn_free(t);
     return 0;
 }

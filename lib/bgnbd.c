@@ -545,22 +545,19 @@ int tc_bgnbd_fit(tc_bgnbd_model_t model, const tc_bgnbd_data_t *d,
     return rc;
 }
 
-/* ln of the odds term d * a/(b+x-1+s) * ((alpha+T)/(alpha+t_x))^(r+x); -inf if absent. */
-static double log_dead_odds(tc_bgnbd_model_t model, const tc_bgnbd_params_t *p, double x,
-                            double t_x, double T)
-{
-    int s = model == TC_BGNBD_MBG;
-    if (!s && x <= 0)
-        return -INFINITY;
-    double bx = p->b + x - 1 + s;
-    return log(p->a / bx) + (p->r + x) * log((p->alpha + T) / (p->alpha + t_x));
-}
-
 double tc_bgnbd_p_alive(tc_bgnbd_model_t model, const tc_bgnbd_params_t *p, double x,
                         double t_x, double T)
 {
-    double lo = log_dead_odds(model, p, x, t_x, T);
-    /* 1/(1+e^lo) computed without overflow */
+    int s = model == TC_BGNBD_MBG;
+    if (!s && x <= 0)
+        return 1.0;
+    /* odds of being dead = a/(b+x-1+s) * e^lr; one log and one exp in the
+     * usual range, the log-odds form where e^lr would overflow */
+    double c = p->a / (p->b + x - 1 + s);
+    double lr = (p->r + x) * log((p->alpha + T) / (p->alpha + t_x));
+    if (lr < 600.0)
+        return 1.0 / (1.0 + c * exp(lr));
+    double lo = log(c) + lr;
     return lo > 0 ? exp(-lo) / (1.0 + exp(-lo)) : 1.0 / (1.0 + exp(lo));
 }
 

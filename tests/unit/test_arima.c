@@ -712,3 +712,29 @@ TC_TEST(arima_boxcox_bias_adjusted_mean)
     CHECK_NEAR(fc[0].var, (mu / 2 + 1) * (mu / 2 + 1) * s2, 1e-12);
     tc_arima_free(m);
 }
+
+/* KPSS: a random walk is differenced once, white noise not at all. */
+TC_TEST(arima_auto_chooses_differencing)
+{
+    size_t n = 500;
+    double *y = malloc(sizeof(double) * n);
+    rng_t r = {31};
+    double level = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        level += rng_norm(&r);
+        y[i] = level;
+    }
+    tc_arima_t *m = NULL;
+    CHECK_OK(tc_arima_auto(y, NULL, n, 0, 0, NAN, NULL, &m));
+    CHECK_INT_EQ(tc_arima_spec(m)->d, 1);
+    CHECK_INT_EQ(tc_arima_spec(m)->D, 0);
+    tc_arima_free(m);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 5.0 + rng_norm(&r);
+    CHECK_OK(tc_arima_auto(y, NULL, n, 0, 0, NAN, NULL, &m));
+    CHECK_INT_EQ(tc_arima_spec(m)->d, 0);
+    CHECK(tc_arima_spec(m)->mean);
+    CHECK_NEAR(tc_arima_params(m)->beta[0], 5.0, 0.2);
+    tc_arima_free(m);
+    free(y);
+}
