@@ -738,3 +738,28 @@ TC_TEST(arima_auto_chooses_differencing)
     tc_arima_free(m);
     free(y);
 }
+
+/* A new series with default parameters and D = 1 is a seasonal random walk. */
+TC_TEST(arima_new_series_is_seasonal_naive)
+{
+    tc_arima_spec_t s;
+    tc_arima_spec_default(&s);
+    s.D = 1;
+    s.s = 24;
+    tc_arima_t *m = NULL;
+    CHECK_OK(tc_arima_new(&s, NULL, NULL, &m));
+    double y[72];
+    for (int i = 0; i < 72; i++) {
+        y[i] = 1000.0 + 300.0 * sin(i * 2 * M_PI / 24) + i;
+        CHECK_OK(tc_arima_update(m, y[i], NULL));
+    }
+    tc_arima_fc_t fc[30];
+    CHECK_OK(tc_arima_forecast(m, 30, NULL, fc));
+    for (int h = 0; h < 24; h++) {
+        CHECK_NEAR(fc[h].mean, y[48 + h], 1e-6);
+        CHECK_NEAR(fc[h].var, 1.0, 1e-6); /* sigma2 = 1 per season ahead */
+    }
+    CHECK_NEAR(fc[24].mean, y[48], 1e-6);
+    CHECK_NEAR(fc[24].var, 2.0, 1e-6);
+    tc_arima_free(m);
+}
