@@ -10,7 +10,7 @@
  *   FLOPs per tick = 2 * 4H * (I + H) * B * (3k + 2):
  *   k forward gate products, k input-gradient products, one weight-gradient
  *   product over k*B rows, one forward over 2B rows (window advance + forecast).
- * usage: build/bench/lstm [seconds-per-case (default 1.0)] [max B]
+ * usage: build/bench/lstm [seconds-per-case (default 1.0)] [max B] [min B]
  */
 #include <cblas.h>
 #include <math.h>
@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     int maxb = argc > 2 ? atoi(argv[2]) : 16384;
+    int minb = argc > 3 ? atoi(argv[3]) : 1;
     const int sizes[] = {1, 64, 1024, 16384};
     printf("# LSTM training step (hidden 32, 1 layer, bptt 8, inputs 6), one thread\n");
     printf("%7s %14s %11s %9s %11s %7s %12s %13s\n", "series", "series*step/s", "us/tick", "GFLOP/s",
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
     for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
         int B = sizes[si];
         if (B > maxb) break;
+        if (B < minb) continue;
         tc_lstm_config_t c;
         tc_lstm_config_default(&c);
         c.max_series = B;

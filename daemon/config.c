@@ -43,6 +43,7 @@ static const char *const publishes[] = {"best", "all", NULL};
 static const char *const bounds[] = {"p95", "p80", NULL};
 static const char *const tx_modes[] = {"visit", "purchase", NULL};
 static const char *const churn_models[] = {"bgnbd", "mbgnbd", NULL};
+static const char *const out_formats[] = {"protobuf", "json", NULL};
 
 typedef struct key_def {
     const char *section;
@@ -227,6 +228,54 @@ static const key_def_t keys[] = {
      NULL, 0, 3650 * 86400000.0, false},
     {"churn", "supervised", T_BOOL, OFF(churn.supervised), "false",
      "Publish the online logistic layer's risk once it has enough labels.", NULL, 0, 0, false},
+    {"stream", "group", T_STRING, OFF(stream.group), "tidecast",
+     "Kafka consumer group of the daemons that share the input partitions "
+     "(used with `input.source = kafka`).", NULL, 0, 0, false},
+    {"stream", "traffic", T_STRING, OFF(stream.traffic), "traffic",
+     "Input topic of TrafficEvents (empty: not consumed).", NULL, 0, 0, true},
+    {"stream", "behavior", T_STRING, OFF(stream.behavior), "behavior",
+     "Input topic of BehaviorEvents (empty: not consumed).", NULL, 0, 0, true},
+    {"stream", "annotations", T_STRING, OFF(stream.annotations), "annotations",
+     "Input topic of Annotations (empty: not consumed).", NULL, 0, 0, true},
+    {"stream", "forecasts", T_STRING, OFF(stream.forecasts), "forecasts",
+     "Output topic of Forecasts, keyed `series|metric` (empty: off).", NULL, 0, 0, true},
+    {"stream", "autoscale", T_STRING, OFF(stream.autoscale), "autoscale",
+     "Output topic of ScaleSignals, keyed by series (empty: off).", NULL, 0, 0, true},
+    {"stream", "churn_alerts", T_STRING, OFF(stream.churn_alerts), "churn.alerts",
+     "Output topic of ChurnAlerts, keyed by pseudonymous user (empty: off).", NULL, 0, 0, true},
+    {"stream", "churn_scores", T_STRING, OFF(stream.churn_scores), "",
+     "Output topic of ChurnScores, one per user event (empty: off).", NULL, 0, 0, true},
+    {"stream", "dead_letter", T_STRING, OFF(stream.dead_letter), "tidecast.dead-letter",
+     "Topic receiving undecodable or invalid input messages unchanged, with headers "
+     "`tidecast-error`, `tidecast-reason`, `tidecast-source` (empty: only counted).",
+     NULL, 0, 0, true},
+    {"stream", "output_format", T_ENUM, OFF(stream.output_format), "protobuf",
+     "Encoding of output messages: `protobuf` (outputs.proto) or `json`.", out_formats, 0, 0,
+     false},
+    {"stream", "mock_brokers", T_UINT, OFF(stream.mock_brokers), "0",
+     "Run against librdkafka's in-process mock cluster with this many brokers (demo, tests); "
+     "0: the brokers of `kafka.bootstrap.servers`.", NULL, 0, 16, false},
+    {"stream", "checkpoint_interval", T_DURATION, OFF(stream.checkpoint_ms), "10s",
+     "How often each partition's state is checkpointed to Redis (then its offset committed).",
+     NULL, 100, 86400000.0, false},
+    {"stream", "max_backlog", T_UINT, OFF(stream.max_backlog), "500000",
+     "Undelivered output messages at which input is paused until half are delivered.", NULL,
+     100, 100000000, false},
+    {"redis", "enabled", T_BOOL, OFF(redis.enabled), "false",
+     "Write latest forecasts, churn risk and alerts to Redis, and keep checkpoints there.",
+     NULL, 0, 0, false},
+    {"redis", "host", T_STRING, OFF(redis.host), "127.0.0.1", "Redis host.", NULL, 0, 0, false},
+    {"redis", "port", T_UINT, OFF(redis.port), "6379", "Redis port.", NULL, 1, 65535, false},
+    {"redis", "username", T_STRING, OFF(redis.username), "",
+     "ACL user for AUTH (empty: AUTH with the password only).", NULL, 0, 0, true},
+    {"redis", "password", T_STRING, OFF(redis.password), "",
+     "Password for AUTH (empty: no AUTH).", NULL, 0, 0, true},
+    {"redis", "db", T_UINT, OFF(redis.db), "0", "Database number (SELECT).", NULL, 0, 1024,
+     false},
+    {"redis", "prefix", T_STRING, OFF(redis.prefix), "tc:", "Prefix of every key written.",
+     NULL, 0, 0, true},
+    {"redis", "ttl", T_DURATION, OFF(redis.ttl_ms), "1d",
+     "Expiry of the latest-forecast hashes (0: none).", NULL, 0, 365 * 86400000.0, false},
     {"output", "buckets", T_STRING, OFF(output.buckets), "-",
      "Where closed buckets go as NDJSON, one line per series per bucket: `-` for "
      "standard output, a file path, or empty to disable.",

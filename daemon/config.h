@@ -142,6 +142,24 @@ typedef struct tc_config {
         char *churn_alerts; /* churn-alert NDJSON: "-", path, "" off */
         char *churn_scores; /* churn-score NDJSON: "-", path, "" off */
     } output;
+    struct {
+        char *group;          /* consumer group */
+        char *traffic, *behavior, *annotations;   /* input topics, "" = not consumed */
+        char *forecasts, *autoscale, *churn_alerts, *churn_scores, *dead_letter; /* "" = off */
+        int output_format;    /* 0 protobuf, 1 json */
+        uint32_t mock_brokers; /* > 0: librdkafka's in-process mock cluster */
+        int64_t checkpoint_ms;
+        uint32_t max_backlog;
+    } stream;
+    struct {
+        int enabled;          /* bool */
+        char *host;
+        uint32_t port;
+        char *username, *password;
+        uint32_t db;
+        char *prefix;
+        int64_t ttl_ms;
+    } redis;
     /* [kafka]: librdkafka properties, passed through. */
     tc_config_kv_t *kafka;
     size_t n_kafka;

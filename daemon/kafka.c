@@ -243,6 +243,8 @@ static int apply_props(rd_kafka_conf_t *c, const tc_kafka_conf_t *conf, const ch
         const char *key = conf->props[i], *val = conf->props[i + 1];
         if (!strncmp(key, other, strlen(other)))
             continue;
+        if (conf->mock_brokers > 0 && !strcmp(key, "bootstrap.servers"))
+            continue; /* the mock cluster's own */
         if (!strncmp(key, role, strlen(role)))
             key += strlen(role);
         char e[256];
@@ -321,6 +323,7 @@ static void drain_consumer(tc_kafka_t *k)
                     .key_len = m->key_len,
                     .payload = m->payload,
                     .len = m->len,
+                    .impl_ = m,
                 };
                 k->st.consumed++;
                 k->hooks.message(k->hooks.ud, &tm);
@@ -495,6 +498,9 @@ static int start_consumer(tc_kafka_t *k, const tc_kafka_conf_t *conf, char *errb
     int n = 0;
     while (conf->topics[n])
         n++;
+    /* The mock cluster would create them with one partition on first use. */
+    for (int i = 0; k->mock && i < n; i++)
+        rd_kafka_mock_topic_create(k->mock, conf->topics[i], 4, 1);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
     for (int i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, conf->topics[i], RD_KAFKA_PARTITION_UA);
@@ -651,7 +657,7 @@ int tc_kafka_pause(tc_kafka_t *k, bool pause)
     }
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
-    say(k, TC_KAFKA_LOG_INFO, "%s consumption", pause ? "paused" : "resumed");
+    say(k, TC_KAFKA_LOG_DEBUG, "%s consumption", pause ? "paused" : "resumed");
     if (!pause && !k->closed && !uv_is_active((uv_handle_t *)&k->again))
         uv_timer_start(&k->again, on_again, 0, 0);
     return 0;
@@ -786,4 +792,36 @@ int tc_kafka_mock_create_topic(tc_kafka_t *k, const char *topic, int partitions)
     if (!k->mock)
         return TC_EUNSUPPORTED;
     return rd_kafka_mock_topic_create(k->mock, topic, partitions, 1) ? TC_EINVAL : 0;
+}
+
+int tc_kafka_msg_header(const tc_kafka_msg_t *m, const char *name, const void **val, size_t *len)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (!m->impl_ || rd_kafka_message_headers((const rd_kafka_message_t *)m->impl_, &h) || !h)
+        return TC_ENOTFOUND;
+    return rd_kafka_header_get_last(h, name, val, len) ? TC_ENOTFOUND : 0;
+}
+
+int64_t tc_kafka_lag(tc_kafka_t *k)
+{
+    if (!k->consumer)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(k->consumer, &l) || !l)
+        return -1;
+    int64_t lag = l->cnt ? 0 : -1;
+    if (l->cnt)
+        rd_kafka_position(k->consumer, l);
+    for (int i = 0; i < l->cnt && lag >= 0; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(k->consumer, l->elems[i].topic, l->elems[i].partition,
+                                           &lo, &hi) || hi < 0) {
+            lag = -1;
+            break;
+        }
+        int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+        lag += hi > pos ? hi - pos : 0;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return lag;
 }

@@ -67,7 +67,11 @@ typedef struct tc_kafka_msg {
     size_t key_len;
     const void *payload;
     size_t len;
+    const void *impl_; /* for tc_kafka_msg_header */
 } tc_kafka_msg_t;
+
+/* Last header named name of a consumed message: 0 and its value, or TC_ENOTFOUND. */
+int tc_kafka_msg_header(const tc_kafka_msg_t *m, const char *name, const void **val, size_t *len);
 
 /* A header of a produced message (copied by librdkafka). */
 typedef struct tc_kafka_header {
@@ -169,6 +173,13 @@ void tc_kafka_service(tc_kafka_t *k);
 int tc_kafka_flush(tc_kafka_t *k, int timeout_ms);
 
 void tc_kafka_stats(const tc_kafka_t *k, tc_kafka_stats_t *out);
+
+/*
+ * Consumer lag: messages between the consumed position and the high
+ * watermark last reported by the brokers, summed over the assigned
+ * partitions (cached values: no request is made). -1 when unknown.
+ */
+int64_t tc_kafka_lag(tc_kafka_t *k);
 
 /* The bootstrap servers of the mock cluster (conf.mock_brokers > 0), else NULL. */
 const char *tc_kafka_mock_bootstrap(const tc_kafka_t *k);

@@ -22,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/output.h"
 #include "daemon/source.h"
+#include "daemon/stream.h"
 #include "error.h"
 #include "pipeline.h"
 #include "version.h"
@@ -37,6 +38,8 @@ typedef struct daemon {
     tc_source_t source;
     bool source_started;
     tc_pipeline_t *pipe;
+    tc_stream_t *stream; /* input.source = kafka */
+    const char **kafka_props;
     FILE *buckets;      /* NULL when output.buckets is empty */
     FILE *dead_letter;  /* NULL when output.dead_letter is empty */
     FILE *forecasts;    /* NULL when output.forecasts is empty */
@@ -220,6 +223,72 @@ static void log_summary(daemon_t *d)
                 (unsigned long long)d->dead_letters);
 }
 
+/* The stream has checkpointed and closed its clients: let the loop end. */
+static void on_stream_stopped(void *ud)
+{
+    daemon_t *d = ud;
+    flush_outputs(d);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->flusher, NULL);
+}
+
+/*
+ * Kafka mode: the [stream], [redis] and [kafka] settings to the stream
+ * runtime; file outputs stay available as extra sinks.
+ */
+static int start_stream(daemon_t *d, const tc_pipeline_config_t *pc, const tc_pipeline_sink_t *sink)
+{
+    const tc_config_t *c = &d->cfg;
+    d->kafka_props = calloc(2 * c->n_kafka + 1, sizeof(*d->kafka_props));
+    if (!d->kafka_props)
+        return TC_ENOMEM;
+    for (size_t i = 0; i < c->n_kafka; i++) {
+        d->kafka_props[2 * i] = c->kafka[i].key;
+        d->kafka_props[2 * i + 1] = c->kafka[i].value;
+    }
+    tc_pipeline_config_t spc = *pc;
+    /* Live input: reject events from more than a day in the future? Not here:
+     * processing must not depend on the clock, or replays would differ. */
+    spc.decode.max_future_ms = -1;
+    tc_stream_conf_t sc = {
+        .pipeline = &spc,
+        .group = c->stream.group,
+        .traffic = c->stream.traffic,
+        .behavior = c->stream.behavior,
+        .annotations = c->stream.annotations,
+        .json_input = c->input.format != TC_CONFIG_FORMAT_PROTOBUF,
+        .forecasts = c->stream.forecasts,
+        .autoscale = c->stream.autoscale,
+        .churn_alerts = c->stream.churn_alerts,
+        .churn_scores = c->stream.churn_scores,
+        .dead_letter = c->stream.dead_letter,
+        .json_output = c->stream.output_format == 1,
+        .kafka_props = d->kafka_props,
+        .n_kafka_props = c->n_kafka,
+        .mock_brokers = (int)c->stream.mock_brokers,
+        .use_redis = c->redis.enabled,
+        .redis = {.host = c->redis.host,
+                  .port = (int)c->redis.port,
+                  .username = *c->redis.username ? c->redis.username : NULL,
+                  .password = c->redis.password,
+                  .db = (int)c->redis.db},
+        .redis_prefix = c->redis.prefix,
+        .redis_ttl_s = (int)(c->redis.ttl_ms / 1000),
+        .checkpoint_ms = c->stream.checkpoint_ms,
+        .max_backlog = c->stream.max_backlog,
+    };
+    char err[512];
+    d->stream = tc_stream_new(&d->loop, &sc, sink, err, sizeof(err));
+    if (!d->stream) {
+        tc_log_error("cannot start the Kafka input", "error=\"%s\"", err);
+        return TC_ECONFIG;
+    }
+    tc_log_info("tidecastd consuming from Kafka", "version=%s group=%s redis=%s", TC_VERSION,
+                c->stream.group, c->redis.enabled ? "on" : "off");
+    return 0;
+}
+
 /* Flushes windows and outputs and lets the loop end: handles are closed. */
 static void shutdown_daemon(daemon_t *d, const char *why)
 {
@@ -228,6 +297,11 @@ static void shutdown_daemon(daemon_t *d, const char *why)
     d->stopping = true;
     char q[64];
     tc_log_info("stopping", "reason=%s", tc_log_quote(q, sizeof(q), why));
+    if (d->stream) {
+        /* Open buckets are not flushed: they travel in the checkpoints. */
+        tc_stream_stop(d->stream, 15000, on_stream_stopped, d);
+        return;
+    }
     if (d->source_started)
         tc_source_stop(&d->source);
     tc_pipeline_flush(d->pipe);
@@ -519,6 +593,21 @@ int main(int argc, char **argv)
     /* The check handle must not keep the loop alive on its own. */
     uv_unref((uv_handle_t *)&d->flusher);
 
+    if (!strcmp(d->cfg.input.source, "kafka")) {
+        if (start_stream(d, &pc, &sink)) {
+            d->exit_code = 1;
+            uv_close((uv_handle_t *)&d->sigint, NULL);
+            uv_close((uv_handle_t *)&d->sigterm, NULL);
+            uv_close((uv_handle_t *)&d->flusher, NULL);
+        }
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        tc_stream_free(d->stream);
+        d->stream = NULL;
+        if (uv_loop_close(&d->loop))
+            tc_log_debug("loop closed with handles still active", NULL);
+        free(d->kafka_props);
+        goto out;
+    }
     tc_log_info("tidecastd starting",
                 "version=%s source=%s format=%s bucket_ms=%lld lateness_ms=%lld", TC_VERSION,
                 d->cfg.input.source,

@@ -288,13 +288,12 @@ size_t tc_lstm_series_bytes(const tc_lstm_t *m) { return m->S * sizeof(float) + 
 
 size_t tc_lstm_workspace_bytes_per_row(const tc_lstm_t *m)
 {
-    size_t f = (size_t)m->kmax * m->NI;
-    for (int l = 0; l < m->L; l++)
-        f += (size_t)m->kmax * ((size_t)(m->in[l] + m->H) + 2u * m->G + 2u * m->H);
-    f += (size_t)m->L * m->H * 4 + (size_t)(m->NI > m->H ? m->NI : m->H) + m->H + 5;
-    f += (size_t)m->cfg.max_horizon;
-    /* rows = 2 * max_batch per batch row */
-    return 2 * (f * sizeof(float) + (size_t)m->kmax + 8);
+    size_t SR = (size_t)(m->kmax > 2 ? m->kmax : 2), K = (size_t)m->kmax, R = 2;
+    size_t H = m->H, G = m->G, L = m->L, maxin = (size_t)(m->NI > m->H ? m->NI : m->H);
+    size_t f = SR * m->NI;
+    for (int l = 0; l < m->L; l++) f += SR * (m->in[l] + H + G + 2 * H) + K * G;
+    f += R * (2 * L * H + (maxin + H) + 2 * L * H + 2 + 2 + 1) + (size_t)m->cfg.max_horizon;
+    return f * sizeof(float) + SR + R * 2 * sizeof(int32_t);
 }
 
 void tc_lstm_free(tc_lstm_t *m)
@@ -363,7 +362,10 @@ static int alloc_model(const tc_lstm_config_t *cfg, tc_lstm_t **out)
     m->S = 4u * m->L * m->H + (size_t)cfg->bptt * m->NI + cfg->season;
     m->kmax = cfg->bptt > 1 ? cfg->bptt : 1;
     m->rows = 2u * cfg->max_batch; /* a forward of one step holds two rows per series */
-    size_t R = m->rows, K = m->kmax, H = m->H, G = m->G, L = m->L;
+    size_t R = m->rows, H = m->H, G = m->G, L = m->L;
+    /* Step-major buffers hold k steps of max_batch rows (training) or one
+     * step of 2 max_batch rows (advance + forecast), whichever is more. */
+    size_t SR = (size_t)(m->kmax > 2 ? m->kmax : 2) * cfg->max_batch;
     int maxin = m->NI > m->H ? m->NI : m->H;
 
     m->p = xcalloc(np, sizeof(float));
@@ -373,14 +375,14 @@ static int alloc_model(const tc_lstm_config_t *cfg, tc_lstm_t **out)
     m->gate_scale = xcalloc(G, sizeof(float));
     m->ser = xcalloc(cfg->max_series, sizeof(series_t));
     m->pool = xcalloc((size_t)cfg->max_series, m->S * sizeof(float));
-    m->xin = xcalloc(K * R, m->NI * sizeof(float));
+    m->xin = xcalloc(SR, m->NI * sizeof(float));
     bool ok = m->p && m->g && m->am && m->av && m->gate_scale && m->ser && m->pool && m->xin;
     for (int l = 0; ok && l < m->L; l++) {
-        m->xh[l] = xcalloc(K * R, (m->in[l] + H) * sizeof(float));
-        m->gate[l] = xcalloc(K * R, G * sizeof(float));
-        m->cs[l] = xcalloc(K * R, H * sizeof(float));
-        m->hs[l] = xcalloc(K * R, H * sizeof(float));
-        m->dg[l] = xcalloc(K * R, G * sizeof(float));
+        m->xh[l] = xcalloc(SR, (m->in[l] + H) * sizeof(float));
+        m->gate[l] = xcalloc(SR, G * sizeof(float));
+        m->cs[l] = xcalloc(SR, H * sizeof(float));
+        m->hs[l] = xcalloc(SR, H * sizeof(float));
+        m->dg[l] = xcalloc((size_t)m->kmax * cfg->max_batch, G * sizeof(float));
         ok = m->xh[l] && m->gate[l] && m->cs[l] && m->hs[l] && m->dg[l];
     }
     if (ok) {
@@ -393,7 +395,7 @@ static int alloc_model(const tc_lstm_config_t *cfg, tc_lstm_t **out)
         m->dout = xcalloc(R, 2 * sizeof(float));
         m->z = xcalloc(R, sizeof(float));
         m->path = xcalloc((size_t)cfg->max_batch, (size_t)cfg->max_horizon * sizeof(float));
-        m->mask = xcalloc(K * R, 1);
+        m->mask = xcalloc(SR, 1);
         m->idx = xcalloc(R, sizeof(int32_t));
         m->idx2 = xcalloc(R, sizeof(int32_t));
         ok = m->h0w && m->c0w && m->dxh && m->dh && m->dc && m->out && m->dout && m->z &&

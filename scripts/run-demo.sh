@@ -74,3 +74,4 @@ print_table
 print_accuracy
 print_scale
 churn_cdnow
+BIN="$BIN" bash scripts/run-kafka-demo.sh

@@ -712,3 +712,54 @@ TC_TEST(arima_boxcox_bias_adjusted_mean)
     CHECK_NEAR(fc[0].var, (mu / 2 + 1) * (mu / 2 + 1) * s2, 1e-12);
     tc_arima_free(m);
 }
+
+/* KPSS: a random walk is differenced once, white noise not at all. */
+TC_TEST(arima_auto_chooses_differencing)
+{
+    size_t n = 500;
+    double *y = malloc(sizeof(double) * n);
+    rng_t r = {31};
+    double level = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        level += rng_norm(&r);
+        y[i] = level;
+    }
+    tc_arima_t *m = NULL;
+    CHECK_OK(tc_arima_auto(y, NULL, n, 0, 0, NAN, NULL, &m));
+    CHECK_INT_EQ(tc_arima_spec(m)->d, 1);
+    CHECK_INT_EQ(tc_arima_spec(m)->D, 0);
+    tc_arima_free(m);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 5.0 + rng_norm(&r);
+    CHECK_OK(tc_arima_auto(y, NULL, n, 0, 0, NAN, NULL, &m));
+    CHECK_INT_EQ(tc_arima_spec(m)->d, 0);
+    CHECK(tc_arima_spec(m)->mean);
+    CHECK_NEAR(tc_arima_params(m)->beta[0], 5.0, 0.2);
+    tc_arima_free(m);
+    free(y);
+}
+
+/* A new series with default parameters and D = 1 is a seasonal random walk. */
+TC_TEST(arima_new_series_is_seasonal_naive)
+{
+    tc_arima_spec_t s;
+    tc_arima_spec_default(&s);
+    s.D = 1;
+    s.s = 24;
+    tc_arima_t *m = NULL;
+    CHECK_OK(tc_arima_new(&s, NULL, NULL, &m));
+    double y[72];
+    for (int i = 0; i < 72; i++) {
+        y[i] = 1000.0 + 300.0 * sin(i * 2 * M_PI / 24) + i;
+        CHECK_OK(tc_arima_update(m, y[i], NULL));
+    }
+    tc_arima_fc_t fc[30];
+    CHECK_OK(tc_arima_forecast(m, 30, NULL, fc));
+    for (int h = 0; h < 24; h++) {
+        CHECK_NEAR(fc[h].mean, y[48 + h], 1e-6);
+        CHECK_NEAR(fc[h].var, 1.0, 1e-6); /* sigma2 = 1 per season ahead */
+    }
+    CHECK_NEAR(fc[24].mean, y[48], 1e-6);
+    CHECK_NEAR(fc[24].var, 2.0, 1e-6);
+    tc_arima_free(m);
+}

@@ -426,3 +426,47 @@ TC_TEST(lstm_forecast_is_pure_and_starts_at_the_step_forecast)
     for (int h = 0; h < 24; h++) CHECK(isfinite(f1[h]) && s1[h] > 0);
     tc_lstm_free(m);
 }
+
+/* Padding of short windows in a batch: a series that appeared mid-stream
+ * (window of 2 inputs) trained beside one with a full window gives the mean
+ * of the gradients each gets when trained alone (weights frozen, lr = 0). */
+TC_TEST(lstm_batch_gradient_with_short_windows_equals_separate)
+{
+    tc_lstm_config_t c = small_config(2, 16, 1);
+    c.lr = 0;
+    tc_lstm_t *a = NULL, *b1 = NULL, *b2 = NULL;
+    CHECK_OK(tc_lstm_new(&c, &a));
+    CHECK_OK(tc_lstm_new(&c, &b1));
+    CHECK_OK(tc_lstm_new(&c, &b2));
+    int32_t s1 = 0, s2 = 1, both[2] = {0, 1};
+    uint64_t rng = 77;
+    const int64_t t0 = 1700000000000LL;
+    for (int t = 0; t < 23; t++) {
+        int64_t ts[2] = {t0 + (int64_t)t * 3600000, t0 + (int64_t)t * 3600000};
+        float y[2] = {(float)daily_value(t, 30, 5, 0, 1, &rng), (float)daily_value(t, 80, 9, 1, 2, &rng)};
+        float ex[2] = {(float)(t % 3), 0.5f};
+        if (t < 20) {
+            CHECK_OK(tc_lstm_step(a, 1, &s1, ts, y, ex, true, NULL, NULL));
+            CHECK_OK(tc_lstm_step(b1, 1, &s1, ts, y, ex, true, NULL, NULL));
+            continue;
+        }
+        CHECK_OK(tc_lstm_step(a, 2, both, ts, y, ex, true, NULL, NULL));
+        CHECK_OK(tc_lstm_step(b1, 1, &s1, ts, y, ex, true, NULL, NULL));
+        CHECK_OK(tc_lstm_step(b2, 1, &s2, ts + 1, y + 1, ex + 1, true, NULL, NULL));
+    }
+    size_t np = tc_lstm_n_params(a);
+    const float *ga = tc_lstm_grad(a), *g1 = tc_lstm_grad(b1), *g2 = tc_lstm_grad(b2);
+    double gmax = 0, nz2 = 0;
+    for (size_t i = 0; i < np; i++) {
+        gmax = fmax(gmax, fabs(ga[i]));
+        nz2 += (double)g2[i] * g2[i];
+    }
+    CHECK(gmax > 0 && nz2 > 0); /* both series produced a training signal */
+    for (size_t i = 0; i < np; i++)
+        CHECK_MSG(fabs(ga[i] - 0.5 * (g1[i] + g2[i])) <= 1e-5 * gmax, "param %zu: batch %.8g vs mean %.8g", i,
+                  ga[i], 0.5 * (g1[i] + g2[i]));
+    CHECK(memcmp(tc_lstm_params(a), tc_lstm_params(b1), np * sizeof(float)) == 0); /* lr 0 froze them */
+    tc_lstm_free(a);
+    tc_lstm_free(b1);
+    tc_lstm_free(b2);
+}
