@@ -650,6 +650,8 @@ static int handler(void *user, const char *section, const char *name, const char
             return fail(st, TC_ECONFIG, "%s.%s: set twice (first on line %u); expected one value",
                         section, name, st->seen[i]);
         st->seen[i] = (unsigned)st->line;
+        if (st->cfg->key_lines)
+            st->cfg->key_lines[i] = (unsigned)st->line;
         char why[320];
         int rc = apply(st->cfg, k, value, why, sizeof(why));
         if (rc == TC_ENOMEM)
@@ -740,9 +742,25 @@ int tc_config_set(tc_config_t *cfg, const char *dotted_key, const char *value,
     return st.rc;
 }
 
+unsigned tc_config_key_line(const tc_config_t *cfg, const char *dotted_key)
+{
+    const char *dot = strchr(dotted_key, '.');
+    if (!dot || !cfg->key_lines)
+        return 0;
+    size_t sl = (size_t)(dot - dotted_key);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strlen(keys[i].section) == sl && !strncmp(keys[i].section, dotted_key, sl) &&
+            !strcmp(keys[i].name, dot + 1))
+            return cfg->key_lines[i];
+    return 0;
+}
+
 int tc_config_init(tc_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->key_lines = calloc(N_KEYS, sizeof(*cfg->key_lines));
+    if (!cfg->key_lines)
+        return TC_ENOMEM;
     for (size_t i = 0; i < N_KEYS; i++) {
         char why[320];
         int rc = apply(cfg, &keys[i], keys[i].def, why, sizeof(why));
@@ -756,6 +774,8 @@ int tc_config_init(tc_config_t *cfg)
 
 void tc_config_deinit(tc_config_t *cfg)
 {
+    free(cfg->key_lines);
+    cfg->key_lines = NULL;
     for (size_t i = 0; i < N_KEYS; i++)
         if (keys[i].type == T_STRING) {
             char **s = (char **)((char *)cfg + keys[i].offset);

@@ -163,6 +163,9 @@ typedef struct tc_config {
     /* [kafka]: librdkafka properties, passed through. */
     tc_config_kv_t *kafka;
     size_t n_kafka;
+    /* Line each table key was last set on (0: default), for messages about
+     * keys that do not fit together; see tc_config_key_line(). */
+    unsigned *key_lines;
 } tc_config_t;
 
 /* Fills cfg with the defaults of the key table. Returns 0 or TC_ENOMEM. */
@@ -186,6 +189,12 @@ int tc_config_load(tc_config_t *cfg, const char *path, char *err, size_t errsize
  */
 int tc_config_set(tc_config_t *cfg, const char *dotted_key, const char *value,
                   const char *origin, char *err, size_t errsize);
+
+/*
+ * Line of the file on which dotted_key ("autoscale.enabled") was set, or 0
+ * if it holds its default (or was set with tc_config_set).
+ */
+unsigned tc_config_key_line(const tc_config_t *cfg, const char *dotted_key);
 
 /* Writes the configuration reference (markdown table) generated from the key table. */
 void tc_config_write_reference(FILE *out);

@@ -100,10 +100,10 @@ static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
 static int sink_scale(void *ctx, const tc_pipeline_scale_t *s)
 {
     daemon_t *d = ctx;
-    char q[256];
+    char qk[320], qr[320];
     tc_log_info("scale signal", "series=%s from=%u to=%u reason=%s",
-                tc_log_quote(q, sizeof(q), s->key), s->current_replicas, s->recommended_replicas,
-                tc_log_quote(q + 128, 128, s->reason));
+                tc_log_quote(qk, sizeof(qk), s->key), s->current_replicas,
+                s->recommended_replicas, tc_log_quote(qr, sizeof(qr), s->reason));
     if (!d->scale)
         return 0;
     int rc = tc_output_scale(d->scale, s);
@@ -334,6 +334,13 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* ---- configuration to pipeline ---- */
 
+/* Line where key was set, else where the key that requires it was (0: defaults). */
+static unsigned key_line(const tc_config_t *c, const char *key, const char *because)
+{
+    unsigned l = tc_config_key_line(c, key);
+    return l ? l : tc_config_key_line(c, because);
+}
+
 /*
  * Maps the configuration onto the pipeline's. Returns 0, or TC_ECONFIG
  * with a message naming the keys that do not fit together.
@@ -419,24 +426,28 @@ static int pipeline_config(const tc_config_t *c, const char *file, tc_pipeline_c
     pc->churn_refit_every_ms = c->churn.refit_every_ms;
     size_t slen = strlen(c->churn.secret);
     if (c->churn.enabled && (slen < 16 || slen > sizeof(pc->churn_secret))) {
-        snprintf(err, errsize, "%s: churn.enabled needs churn.secret of 16 to %zu characters",
-                 file, sizeof(pc->churn_secret));
+        snprintf(err, errsize,
+                 "%s:%u: churn.secret: expected 16 to %zu characters with churn.enabled, got %zu",
+                 file, key_line(c, "churn.secret", "churn.enabled"), sizeof(pc->churn_secret),
+                 slen);
         return TC_ECONFIG;
     }
     memcpy(pc->churn_secret, c->churn.secret, slen);
     pc->churn_secret_len = slen;
     if (c->autoscale.enabled) {
-        const char *why = NULL;
+        /* Each message names the key to change and where it was set. */
+        const char *key = NULL, *why = NULL;
         if (!c->forecast.horizon)
-            why = "autoscale.enabled needs forecast.horizon > 0";
+            key = "forecast.horizon", why = "expected > 0 with autoscale.enabled, got 0";
         else if (!(c->autoscale.capacity > 0))
-            why = "autoscale.enabled needs autoscale.capacity > 0";
+            key = "autoscale.capacity", why = "expected > 0 with autoscale.enabled, got 0";
         else if (c->autoscale.max_replicas < c->autoscale.min_replicas)
-            why = "autoscale.max_replicas is below autoscale.min_replicas";
+            key = "autoscale.max_replicas", why = "expected at least autoscale.min_replicas";
         else if (!(c->forecast.metrics & (1u << c->autoscale.metric)))
-            why = "autoscale.metric must be one of forecast.metrics";
-        if (why) {
-            snprintf(err, errsize, "%s: %s", file, why);
+            key = "autoscale.metric", why = "expected one of forecast.metrics";
+        if (key) {
+            snprintf(err, errsize, "%s:%u: %s: %s", file, key_line(c, key, "autoscale.enabled"),
+                     key, why);
             return TC_ECONFIG;
         }
     }

@@ -175,8 +175,8 @@ static uint32_t *block_hist(const tc_window_t *w, uint32_t b)
     return (uint32_t *)(block_regs(w, b) + w->m);
 }
 
-/* Takes an empty dense block (registers zero, histogram {m, 0, ...}). */
-static int pool_get(tc_window_t *w, uint32_t *out)
+/* Makes sure at least one block is free, growing the pool by a chunk. */
+static int pool_reserve(tc_window_t *w)
 {
     pool_t *pl = &w->pool;
     if (!pl->nfree) {
@@ -198,7 +198,15 @@ static int pool_get(tc_window_t *w, uint32_t *out)
         for (size_t i = 0; i < POOL_CHUNK_BLOCKS; i++)
             block_hist(w, (uint32_t)(pl->nblocks - POOL_CHUNK_BLOCKS + i))[0] = (uint32_t)w->m;
     }
-    *out = pl->free_list[--pl->nfree];
+    return 0;
+}
+
+/* Takes an empty dense block (registers zero, histogram {m, 0, ...}). */
+static int pool_get(tc_window_t *w, uint32_t *out)
+{
+    if (pool_reserve(w))
+        return TC_ENOMEM;
+    *out = w->pool.free_list[--w->pool.nfree];
     return 0;
 }
 
@@ -307,7 +315,8 @@ static double slot_users(const tc_window_t *w, const open_slot_t *o)
 }
 
 /* Raises register idx of slot o to rank, going dense when the sparse pairs
- * run out. Returns 0 or TC_ENOMEM (slot unchanged). */
+ * run out. Returns 0, or TC_ENOMEM (slot unchanged) if no block is free:
+ * tc_window_add reserves one beforehand so that it cannot fail here. */
 static int slot_raise(tc_window_t *w, open_slot_t *o, uint32_t idx, uint8_t rank)
 {
     if (o->dense == NO_BLOCK) {
@@ -401,6 +410,11 @@ int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev)
         w->late++;
         return TC_ELATE;
     }
+    /* Everything that can fail comes before any change: a free dense block
+     * (the slot may need one; closing buckets below only frees more) and
+     * the series' own memory. */
+    if (ev->user_id.len && pool_reserve(w))
+        return TC_ENOMEM;
     series_t *s;
     int rc = series_get(w, series, start, &s);
     if (rc)
@@ -421,8 +435,7 @@ int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev)
         uint8_t rank;
         tc_hll_split(w->cfg.hll_precision,
                      tc_hll_hash(ev->user_id.ptr, ev->user_id.len, w->cfg.hll_key), &idx, &rank);
-        if (slot_raise(w, o, idx, rank))
-            return TC_ENOMEM;
+        slot_raise(w, o, idx, rank); /* cannot fail: a block is reserved */
     }
     if (ev->kind == TC_EVENT_TRAFFIC) {
         o->requests++;

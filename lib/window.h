@@ -129,8 +129,9 @@ void tc_window_free(tc_window_t *w);
  * Aggregates ev into series (an index from the registry, < max_series),
  * then advances the watermark, which may close buckets (callback). Returns
  * 0; TC_ELATE if ev's bucket is closed (counted, nothing changed);
- * TC_EINVAL for an annotation or series >= max_series; TC_ENOMEM if a new
- * series could not be allocated (nothing changed).
+ * TC_EINVAL for an annotation or series >= max_series (nothing changed);
+ * TC_ENOMEM if memory for a new series or a dense register block could not
+ * be had (nothing changed, no bucket closed).
  */
 int tc_window_add(tc_window_t *w, uint32_t series, const tc_event_t *ev);
 

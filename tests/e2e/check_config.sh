@@ -22,6 +22,13 @@ check_bad $'[window]\nlateness = 10s\nbukket = 1m\n' \
 check_bad $'[keying]\nmode = url\n' "2: keying.mode: expected one of site, site_path, got 'url'"
 check_bad $'[limits]\nmax_series = 0\n' \
   "2: limits.max_series: expected an integer from 1 to 100000000, got '0'"
+# Keys that do not fit together: the line of the key to change (or of the one requiring it).
+check_bad $'[forecast]\nhorizon = 10\n[autoscale]\nenabled = true\n' \
+  "4: autoscale.capacity: expected > 0 with autoscale.enabled, got 0"
+check_bad $'[autoscale]\nenabled = true\ncapacity = 5\nmin_replicas = 4\nmax_replicas = 2\n[forecast]\nhorizon = 3\n' \
+  "5: autoscale.max_replicas: expected at least autoscale.min_replicas"
+check_bad $'[churn]\nenabled = yes\nsecret = short\n' \
+  "3: churn.secret: expected 16 to 64 characters with churn.enabled, got 5"
 # The reference printed by the daemon is the one in README.md.
 "$BIN/tidecastd" --config-reference > "$tmp/ref.md"
 while IFS= read -r line; do

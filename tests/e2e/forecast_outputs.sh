@@ -14,6 +14,7 @@ run() { # suffix
   "$BIN/tidecastd" --set input.source="$tmp/nasa.pb" --set input.format=protobuf \
     --set window.lateness=0s --set forecast.horizon=15 --set forecast.season=30 \
     --set forecast.models=snaive,sarima,lstm --set forecast.publish=all --set arima.fit_after=60 \
+    --set arima.refit_every=20 --set arima.apply_lag=3 \
     --set autoscale.enabled=true --set autoscale.capacity=20 \
     --set output.buckets="$tmp/b$1" --set output.forecasts="$tmp/f$1" --set output.scale="$tmp/s$1" \
     2> "$tmp/log$1"

@@ -498,3 +498,82 @@ TC_TEST(decode_future_check_follows_clock)
     tc_decoder_free(dec);
     tc_decoder_free(NULL);
 }
+
+/* Is rc one of the codes decode.h documents for malformed input? */
+static int documented(int rc)
+{
+    return rc == 0 || rc == TC_EPARSE || rc == TC_EMISSING_KEY || rc == TC_EBAD_TYPE ||
+           rc == TC_EBAD_TIMESTAMP || rc == TC_EOVERSIZED || rc == TC_EUNKNOWN_TYPE ||
+           rc == TC_ENAN;
+}
+
+/*
+ * Random byte mutations (flips, truncations, insertions) of valid protobuf
+ * and JSON events: every outcome must be a documented code with a reason
+ * for failures and an event obeying the view rules for successes (under
+ * ASan this also catches out-of-bounds reads in the decoders).
+ */
+TC_TEST(decode_mutated_inputs_give_documented_codes)
+{
+    tc_decoder_t *dec = new_dec();
+    CHECK(dec != NULL);
+    Tidecast__V1__TrafficEvent m = TIDECAST__V1__TRAFFIC_EVENT__INIT;
+    m.event_time_ms = T0;
+    m.site = "ksc.nasa.gov";
+    m.path = "/shuttle/countdown/";
+    m.user_id = "pppa006.compuserve.com";
+    m.method = "GET";
+    m.status = 200;
+    m.bytes = 1713;
+    Tidecast__V1__Envelope env = TIDECAST__V1__ENVELOPE__INIT;
+    env.event_case = TIDECAST__V1__ENVELOPE__EVENT_TRAFFIC;
+    env.traffic = &m;
+    uint8_t pb[256], mut[300];
+    size_t pn = tidecast__v1__envelope__pack(&env, pb);
+    const char *js = "{\"kind\":\"behavior\",\"event_time_ms\":807256804000,\"user_id\":\"u7\","
+                     "\"site\":\"s\",\"type\":\"purchase\",\"value\":19.5,\"quantity\":2}";
+    size_t jn = strlen(js);
+    uint64_t x = 88172645463325252ULL;
+    int ok_pb = 0, ok_js = 0;
+    for (int it = 0; it < 40000; it++) {
+        int json = it & 1;
+        size_t n = json ? jn : pn;
+        memcpy(mut, json ? (const uint8_t *)js : pb, n);
+        int edits = 1 + it % 4;
+        for (int e = 0; e < edits; e++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t pos = (size_t)(x % (n ? n : 1));
+            switch ((x >> 32) % 3) {
+            case 0: mut[pos] ^= (uint8_t)(1u << ((x >> 40) % 8)); break;
+            case 1: n = pos; break;
+            default:
+                if (n < sizeof(mut) - 1) {
+                    memmove(mut + pos + 1, mut + pos, n - pos);
+                    mut[pos] = (uint8_t)(x >> 48);
+                    n++;
+                }
+            }
+        }
+        tc_event_t ev;
+        int rc = json ? tc_decode_json(dec, TC_EVENT_NONE, (const char *)mut, n, &ev)
+                      : tc_decode_envelope(dec, mut, n, &ev);
+        CHECK_MSG(documented(rc), "iteration %d: undocumented code %s", it, tc_errname(rc));
+        if (rc) {
+            CHECK_MSG(tc_decoder_last_error(dec)[0] != '\0', "iteration %d: no reason", it);
+            continue;
+        }
+        CHECK(ev.kind >= TC_EVENT_TRAFFIC && ev.kind <= TC_EVENT_ANNOTATION);
+        CHECK(ev.time_ms > 0);
+        CHECK(ev.site.ptr && ev.site.ptr[ev.site.len] == '\0');
+        CHECK(ev.user_id.ptr && ev.user_id.ptr[ev.user_id.len] == '\0');
+        if (json)
+            ok_js++;
+        else
+            ok_pb++;
+    }
+    /* some mutations leave valid events (e.g. a flipped letter in a string) */
+    CHECK(ok_pb > 0 && ok_js > 0);
+    tc_decoder_free(dec);
+}
