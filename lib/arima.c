@@ -31,20 +31,20 @@
  * of phi, theta, Phi, Theta (theta from the AR map with the sign flipped).
  * Starting values minimise the conditional sum of squares (Box & Jenkins),
  * regression coefficients start at OLS on the differenced data; both stages
- * use L-BFGS (liblbfgs) with central-difference gradients.
+ * use L-BFGS (lib/optim) with forward-difference gradients.
  *
  * Online state after a fit: the ARMA block from the filter on the
  * differenced data, the nd lags set to the last observations (known, zero
  * variance), so the augmented filter continues exactly.
  */
 #include <float.h>
-#include <lbfgs.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arima_impl.h"
 #include "error.h"
+#include "optim.h"
 
 #define KAPPA 1e6 /* prior variance of unknown differencing states, sigma2 units */
 
@@ -1245,10 +1245,8 @@ static double fit_eval(fitctx_t *c, const double *u)
     return 0.5 * log(ssq / (double)nobs) + 0.5 * sumlog / (double)nobs;
 }
 
-static lbfgsfloatval_t lb_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
-                               const int n, const lbfgsfloatval_t step)
+static double fit_objective(void *inst, const double *x, double *g, int n)
 {
-    (void)step;
     fitctx_t *c = inst;
     c->ngrad++;
     /* Forward differences: n + 1 evaluations per gradient instead of 2n + 1;
@@ -1278,35 +1276,26 @@ static int fit_minimise(fitctx_t *c, double *u, int max_iter, bool *converged)
         fit_eval(c, u);
         return 0;
     }
-    lbfgs_parameter_t p;
-    lbfgs_parameter_init(&p);
-    p.max_iterations = max_iter;
-    p.epsilon = 1e-6;
-    p.past = 3;
-    p.delta = 1e-10;
-    lbfgsfloatval_t fx = 0.0;
-    lbfgsfloatval_t *xv = lbfgs_malloc(c->npar);
-    if (!xv)
-        return TC_ENOMEM;
-    for (int i = 0; i < c->npar; i++)
-        xv[i] = u[i];
+    tc_optim_opts_t o;
+    tc_optim_opts_init(&o);
+    o.max_iterations = max_iter;
+    o.epsilon = 1e-6;
+    o.past = 3;
+    o.delta = 1e-10;
     /* A line-search failure far from the optimum (a poor curvature model)
      * is answered by restarting from the point reached, at most twice. */
-    int ret = 0;
+    int st = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
-        ret = lbfgs(c->npar, xv, &fx, lb_eval, NULL, c, &p);
-        if (ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
-            ret == LBFGSERR_MAXIMUMITERATION)
+        st = tc_optim_minimize(c->npar, u, fit_objective, c, &o, NULL);
+        if (st == 0 || st == TC_ENOCONVERGE || st == TC_ENOMEM || st == TC_EINVAL)
             break;
     }
-    for (int i = 0; i < c->npar; i++)
-        u[i] = xv[i];
-    lbfgs_free(xv);
+    if (st == TC_ENOMEM || st == TC_EINVAL)
+        return st;
     double f = fit_eval(c, u); /* leaves par/ssq/sumlog at the final point */
     if (!(f < 1e29))
         return TC_ENOCONVERGE;
-    *converged = ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
-                 ret == LBFGSERR_ROUNDING_ERROR;
+    *converged = st == 0 || st == TC_EPRECISION;
     return 0;
 }
 
