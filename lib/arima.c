@@ -420,6 +420,21 @@ static double kf_PZ(const kf_t *k, const double *P, double *PZ)
 }
 
 /*
+ * Freezes the gain once P has stopped changing: K = P Z' / F from pz = P Z'
+ * and f = F, after which a step costs O(M).  A non-positive F (a degenerate
+ * covariance) leaves the full recursion running.
+ */
+static void kf_freeze(kf_t *k, const double *pz, double f)
+{
+    if (!(f > 0.0))
+        return;
+    for (int i = 0; i < k->M; i++)
+        k->K[i] = pz[i] / f;
+    k->F = f;
+    k->steady = true;
+}
+
+/*
  * The step of kf_step for a pure ARMA state (nd = 0), the hot loop of the
  * likelihood.  T U T' + R R' with U = P - P Z' Z P / F is written out
  * element-wise (T = companion), so one fused pass over the upper triangle
@@ -484,15 +499,8 @@ static bool kf_step_arma(kf_t *k, double y, double *v, double *F)
             Pn[(size_t)i * r + j] = Pn[(size_t)j * r + i];
     k->P = Pn;
     k->P2 = P;
-    if (obs && k->tol >= 0.0 && dmax <= k->tol * scale) {
-        f = k->P[0];
-        if (f > 0.0) {
-            for (int i = 0; i < r; i++)
-                k->K[i] = k->P[i] / f;
-            k->F = f;
-            k->steady = true;
-        }
-    }
+    if (obs && k->tol >= 0.0 && dmax <= k->tol * scale)
+        kf_freeze(k, k->P, k->P[0]); /* Z = e_1: P Z' is the first row */
     return obs;
 }
 
@@ -565,12 +573,7 @@ static bool kf_step(kf_t *k, double y, double *v, double *F)
     k->W = old;
     if (conv) {
         double f = kf_PZ(k, k->P, k->PZ);
-        if (f > 0.0) {
-            for (int i = 0; i < M; i++)
-                k->K[i] = k->PZ[i] / f;
-            k->F = f;
-            k->steady = true;
-        }
+        kf_freeze(k, k->PZ, f);
     }
     return obs;
 }
@@ -996,6 +999,17 @@ void tc__arima_history_push(tc_arima_t *m, double y, const double *x)
     m->hy[slot] = y;
     if (m->spec.n_exog)
         memcpy(m->hx + slot * (size_t)m->spec.n_exog, x, sizeof(double) * (size_t)m->spec.n_exog);
+}
+
+void tc__arima_history_copy(const tc_arima_t *m, double *y, double *x)
+{
+    size_t ne = (size_t)m->spec.n_exog;
+    for (size_t i = 0; i < m->hlen; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        y[i] = m->hy[slot];
+        if (ne)
+            memcpy(x + i * ne, m->hx + slot * ne, sizeof(double) * ne);
+    }
 }
 
 int tc_arima_update(tc_arima_t *m, double y, const double *x)
@@ -1694,12 +1708,7 @@ int tc_arima_refit_new(const tc_arima_t *m, bool auto_orders, tc_arima_refit_t *
         tc_arima_refit_free(j);
         return TC_ENOMEM;
     }
-    for (size_t i = 0; i < j->n; i++) {
-        size_t slot = (m->hhead + i) % m->hcap;
-        j->y[i] = m->hy[slot];
-        if (ne)
-            memcpy(j->x + i * (size_t)ne, m->hx + slot * (size_t)ne, sizeof(double) * (size_t)ne);
-    }
+    tc__arima_history_copy(m, j->y, j->x);
     j->rc = TC_EAGAIN;
     *out = j;
     return 0;
