@@ -152,7 +152,9 @@ struct tc_lstm {
 GATE_FN static inline float fast_exp(float x)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* Written so that NaN (from overflowing pre-activations) takes the lower
+     * clamp: converting it to an integer below would be undefined. */
+    x = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     float t = x * 1.44269504088896341f;
     float kf = (t + magic) - magic;
     float f = (t - kf) * 0.69314718055994531f; /* |f| <= 0.347 */

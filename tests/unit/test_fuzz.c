@@ -851,3 +851,32 @@ TC_TEST(fuzz_regression_lstm_snapshot_with_nan_weight_is_corrupt)
     tc_lstm_params(m)[5] = keep;
     tc_lstm_free(m);
 }
+
+/*
+ * Found by tests/fuzz/fuzz_snapshot (UBSan): finite but huge weights (3.5e37
+ * in a damaged snapshot) overflow the gate pre-activations to inf - inf =
+ * NaN, which fast_exp converted to an integer (undefined behaviour). A step
+ * must stay defined whatever the weights; the ASan+UBSan tree checks it.
+ */
+TC_TEST(fuzz_regression_lstm_huge_weights_stay_defined)
+{
+    tc_lstm_config_t c;
+    tc_lstm_config_default(&c);
+    c.hidden = 16;
+    c.max_series = 1;
+    c.max_batch = 1;
+    c.season = 0;
+    tc_lstm_t *m = NULL;
+    CHECK_OK(tc_lstm_new(&c, &m));
+    size_t np = tc_lstm_n_params(m);
+    float *p = tc_lstm_params(m);
+    for (size_t i = 0; i < np; i++)
+        p[i] = i % 2 ? 3.5e37f : -3.5e37f;
+    int32_t slot = 0;
+    for (int i = 0; i < 4; i++) {
+        int64_t t = 807256800000LL + i * 3600000LL;
+        float y = (float)(10 + i), mean, sd;
+        CHECK_OK(tc_lstm_step(m, 1, &slot, &t, &y, NULL, true, &mean, &sd));
+    }
+    tc_lstm_free(m);
+}
