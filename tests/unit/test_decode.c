@@ -577,3 +577,26 @@ TC_TEST(decode_mutated_inputs_give_documented_codes)
     CHECK(ok_pb > 0 && ok_js > 0);
     tc_decoder_free(dec);
 }
+
+/* Fields unknown to this version (a newer producer) are skipped in
+ * protobuf as in JSON: forward compatibility of the schema. */
+TC_TEST(decode_pb_skips_unknown_fields)
+{
+    Tidecast__V1__TrafficEvent m = TIDECAST__V1__TRAFFIC_EVENT__INIT;
+    m.event_time_ms = T0;
+    m.site = "s";
+    m.status = 503;
+    uint8_t buf[128];
+    size_t n = tidecast__v1__traffic_event__pack(&m, buf);
+    /* field 99, wire type 2 (length-delimited), 3 bytes; field 100 varint 5 */
+    const uint8_t extra[] = {0x9a, 0x06, 0x03, 'a', 'b', 'c', 0xa0, 0x06, 0x05};
+    memcpy(buf + n, extra, sizeof(extra));
+    n += sizeof(extra);
+    tc_decoder_t *dec = new_dec();
+    CHECK(dec != NULL);
+    tc_event_t ev;
+    CHECK_OK(tc_decode_pb(dec, TC_EVENT_TRAFFIC, buf, n, &ev));
+    CHECK_INT_EQ(ev.traffic.status, 503);
+    CHECK(eq(ev.site, "s"));
+    tc_decoder_free(dec);
+}
