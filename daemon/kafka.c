@@ -59,6 +59,7 @@ struct tc_kafka {
     int cpipe[2], ppipe[2];
     uv_poll_t cpoll, ppoll;
     uv_timer_t again;
+    uv_idle_t more;    /* continue draining on the next loop iteration */
     int handles_open;
     bool closing, closed;
     size_t batch;
@@ -258,6 +259,7 @@ static int apply_props(rd_kafka_conf_t *c, const tc_kafka_conf_t *conf, const ch
 
 static void drain_consumer(tc_kafka_t *k);
 static void serve_producer(tc_kafka_t *k);
+static void on_more(uv_idle_t *h);
 
 static void drain_pipe(int fd)
 {
@@ -291,6 +293,13 @@ static void on_again(uv_timer_t *t)
         serve_producer(k);
     if (k->consumer)
         drain_consumer(k);
+}
+
+static void on_more(uv_idle_t *h)
+{
+    tc_kafka_t *k = h->data;
+    uv_idle_stop(h);
+    drain_consumer(k);
 }
 
 /*
@@ -335,9 +344,16 @@ static void drain_consumer(tc_kafka_t *k)
         if ((size_t)n < k->batch)
             return;
     }
-    /* Budget spent or paused with messages left: come back soon. */
-    if (!k->closed && !uv_is_active((uv_handle_t *)&k->again))
-        uv_timer_start(&k->again, on_again, k->st.paused ? 100 : 0, 0);
+    /* Budget spent: continue on the next iteration, after timers and I/O
+     * have run (a 0 ms timer would be re-run within the same timer pass,
+     * starving everything else). Paused with messages left: the `again`
+     * timer comes back. */
+    if (k->closed)
+        return;
+    if (!k->st.paused)
+        uv_idle_start(&k->more, on_more);
+    else if (!uv_is_active((uv_handle_t *)&k->again))
+        uv_timer_start(&k->again, on_again, 100, 0);
 }
 
 static void retry_overflow(tc_kafka_t *k)
@@ -544,6 +560,9 @@ tc_kafka_t *tc_kafka_new(uv_loop_t *loop, const tc_kafka_conf_t *conf,
     uv_timer_init(loop, &k->again);
     k->again.data = k;
     k->handles_open++;
+    uv_idle_init(loop, &k->more);
+    k->more.data = k;
+    k->handles_open++;
     if (!conf->no_producer && start_producer(k, conf, errbuf, errlen))
         goto fail;
     if (consume && start_consumer(k, conf, errbuf, errlen))
@@ -590,6 +609,7 @@ int tc_kafka_close(tc_kafka_t *k, int flush_ms)
     if (k->ppipe[0] >= 0)
         uv_close((uv_handle_t *)&k->ppoll, on_handle_closed);
     uv_close((uv_handle_t *)&k->again, on_handle_closed);
+    uv_close((uv_handle_t *)&k->more, on_handle_closed);
     return rc;
 }
 
@@ -658,8 +678,8 @@ int tc_kafka_pause(tc_kafka_t *k, bool pause)
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
     say(k, TC_KAFKA_LOG_DEBUG, "%s consumption", pause ? "paused" : "resumed");
-    if (!pause && !k->closed && !uv_is_active((uv_handle_t *)&k->again))
-        uv_timer_start(&k->again, on_again, 0, 0);
+    if (!pause && !k->closed)
+        uv_idle_start(&k->more, on_more);
     return 0;
 }
 

@@ -24,6 +24,26 @@
 #define ENC_CAP (256 * 1024)
 #define DEAD_LETTER_LOG_LIMIT 100
 
+/* The latest churn score of one user within a tick (written to Redis once per tick). */
+typedef struct score {
+    char user[128];
+    double risk, p_alive, expected;
+    uint32_t frequency;
+    int64_t last_seen_ms, as_of_ms;
+    bool used;
+} score_t;
+
+/* The latest forecast of one series and metric within a tick. */
+typedef struct latest_fc {
+    char key[256];          /* full Redis key */
+    double num[13];         /* point, lo80, hi80, lo95, hi95, actual, mae, rmse, mase, smape, r2, coverage */
+    char model[24];
+    size_t horizon;
+    int64_t origin_ms, issued_ms;
+    uint64_t n;
+    bool used;
+} latest_fc_t;
+
 typedef struct part {
     struct tc_stream *s;
     char *topic;
@@ -66,6 +86,12 @@ struct tc_stream {
     uint64_t stop_deadline;
     void (*done)(void *ud);
     void *done_ud;
+    latest_fc_t *fcs;       /* open addressing, cap a power of two */
+    size_t fc_cap, fc_n;
+    uv_timer_t bp_timer;
+    score_t *scores;        /* open addressing, cap a power of two */
+    size_t score_cap, score_n;
+    uv_timer_t score_timer;
     char key[1024];
     uint8_t *enc;           /* encoding scratch, ENC_CAP bytes */
     FILE *jf;               /* fmemopen over enc, for JSON outputs */
@@ -167,6 +193,95 @@ static int sink_bucket(void *ctx, const tc_pipeline_bucket_t *b)
     return pt->s->extra.bucket ? pt->s->extra.bucket(pt->s->extra.ctx, b) : 0;
 }
 
+static uint64_t hash_str(const char *p);
+static void redis_forecast(tc_stream_t *s, const latest_fc_t *e)
+{
+    char v[17][40];
+    for (int i = 0; i < 5; i++)
+        fmt_num(v[i], 40, e->num[i]);
+    snprintf(v[5], 40, "%zu", e->horizon);
+    snprintf(v[6], 40, "%s", e->model);
+    fmt_num(v[7], 40, e->num[5]);
+    snprintf(v[8], 40, "%" PRId64, e->origin_ms);
+    for (int i = 0; i < 6; i++)
+        fmt_num(v[9 + i], 40, e->num[6 + i]);
+    snprintf(v[15], 40, "%" PRIu64, e->n);
+    snprintf(v[16], 40, "%" PRId64, e->issued_ms);
+    static const char *const fields[17] = {
+        "point", "lo80", "hi80", "lo95", "hi95", "horizon", "model", "actual", "origin_ms",
+        "mae", "rmse", "mase", "smape", "r2", "coverage80", "n", "issued_at_ms"};
+    const char *vals[17];
+    for (int i = 0; i < 17; i++)
+        vals[i] = v[i];
+    tc_redis_hset(s->r, e->key, fields, vals, 17, s->conf.redis_ttl_s);
+}
+
+/* Writes the remembered latest forecasts to Redis and forgets them. */
+static void flush_forecasts(tc_stream_t *s)
+{
+    for (size_t i = 0; s->fc_n && i < s->fc_cap; i++) {
+        if (!s->fcs[i].used)
+            continue;
+        redis_forecast(s, &s->fcs[i]);
+        s->fcs[i].used = false;
+        s->fc_n--;
+    }
+}
+
+static int grow_forecasts(tc_stream_t *s)
+{
+    size_t cap = s->fc_cap ? s->fc_cap * 2 : 256;
+    latest_fc_t *old = s->fcs, *nw = calloc(cap, sizeof(*nw));
+    if (!nw)
+        return TC_ENOMEM;
+    for (size_t i = 0; i < s->fc_cap; i++) {
+        if (!old[i].used)
+            continue;
+        size_t j = hash_str(old[i].key) & (cap - 1);
+        while (nw[j].used)
+            j = (j + 1) & (cap - 1);
+        nw[j] = old[i];
+    }
+    free(old);
+    s->fcs = nw;
+    s->fc_cap = cap;
+    return 0;
+}
+
+/*
+ * The Redis hash holds the latest forecast of a series: within a tick only
+ * the last one per series and metric is written (a fast replay closes many
+ * buckets per tick; per-bucket writes would flood Redis for nothing).
+ */
+static void remember_forecast(tc_stream_t *s, const tc_pipeline_forecast_t *f, const char *metric,
+                              int64_t now)
+{
+    latest_fc_t e = {0};
+    int kl = snprintf(e.key, sizeof(e.key), "%sfc:%.*s:%s", s->conf.redis_prefix,
+                      (int)f->key_len, f->key, metric);
+    const tc_forecast_step_t *h1 = &f->steps[0];
+    double num[13] = {h1->mean, h1->lo80, h1->hi80, h1->lo95, h1->hi95, f->actual,
+                      f->accuracy.mae, f->accuracy.rmse, f->accuracy.mase, f->accuracy.smape,
+                      f->accuracy.r2, f->accuracy.coverage, 0};
+    memcpy(e.num, num, sizeof(num));
+    snprintf(e.model, sizeof(e.model), "%s", f->model);
+    e.horizon = f->horizon;
+    e.origin_ms = f->origin_ms;
+    e.issued_ms = now;
+    e.n = (uint64_t)f->accuracy.n;
+    e.used = true;
+    if (kl >= (int)sizeof(e.key) || ((s->fc_n + 1) * 2 > s->fc_cap && grow_forecasts(s))) {
+        redis_forecast(s, &e);
+        return;
+    }
+    size_t j = hash_str(e.key) & (s->fc_cap - 1);
+    while (s->fcs[j].used && strcmp(s->fcs[j].key, e.key))
+        j = (j + 1) & (s->fc_cap - 1);
+    if (!s->fcs[j].used)
+        s->fc_n++;
+    s->fcs[j] = e;
+}
+
 static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
 {
     part_t *pt = ctx;
@@ -224,36 +339,8 @@ static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
         }
         produce(s, s->conf.forecasts, s->key, (size_t)kl, s->enc, len);
     }
-    if (s->r && f->horizon > 0) {
-        snprintf(s->key, sizeof(s->key), "%sfc:%.*s:%s", s->conf.redis_prefix, (int)f->key_len,
-                 f->key, metric);
-        char v[17][40];
-        const tc_forecast_step_t *h1 = &f->steps[0];
-        fmt_num(v[0], 40, h1->mean);
-        fmt_num(v[1], 40, h1->lo80);
-        fmt_num(v[2], 40, h1->hi80);
-        fmt_num(v[3], 40, h1->lo95);
-        fmt_num(v[4], 40, h1->hi95);
-        snprintf(v[5], 40, "%zu", f->horizon);
-        snprintf(v[6], 40, "%s", f->model);
-        fmt_num(v[7], 40, f->actual);
-        snprintf(v[8], 40, "%" PRId64, f->origin_ms);
-        fmt_num(v[9], 40, f->accuracy.mae);
-        fmt_num(v[10], 40, f->accuracy.rmse);
-        fmt_num(v[11], 40, f->accuracy.mase);
-        fmt_num(v[12], 40, f->accuracy.smape);
-        fmt_num(v[13], 40, f->accuracy.r2);
-        fmt_num(v[14], 40, f->accuracy.coverage);
-        snprintf(v[15], 40, "%" PRIu64, (uint64_t)f->accuracy.n);
-        snprintf(v[16], 40, "%" PRId64, now);
-        static const char *const fields[17] = {
-            "point", "lo80", "hi80", "lo95", "hi95", "horizon", "model", "actual", "origin_ms",
-            "mae", "rmse", "mase", "smape", "r2", "coverage80", "n", "issued_at_ms"};
-        const char *vals[17];
-        for (int i = 0; i < 17; i++)
-            vals[i] = v[i];
-        tc_redis_hset(s->r, s->key, fields, vals, 17, s->conf.redis_ttl_s);
-    }
+    if (s->r && f->horizon > 0)
+        remember_forecast(s, f, metric, now);
     return 0;
 }
 
@@ -358,6 +445,87 @@ static int sink_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
     return 0;
 }
 
+static uint64_t hash_str(const char *p)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Writes every remembered score to Redis (ZADD + HSET per user) and forgets them. */
+static void flush_scores(tc_stream_t *s)
+{
+    if (!s->score_n)
+        return;
+    for (size_t i = 0; i < s->score_cap; i++) {
+        score_t *e = &s->scores[i];
+        if (!e->used)
+            continue;
+        redis_user(s, e->user, e->risk, e->p_alive, e->expected, e->frequency, e->last_seen_ms,
+                   e->as_of_ms);
+        e->used = false;
+    }
+    s->score_n = 0;
+}
+
+static int grow_scores(tc_stream_t *s)
+{
+    size_t cap = s->score_cap ? s->score_cap * 2 : 1024;
+    score_t *old = s->scores, *nw = calloc(cap, sizeof(*nw));
+    if (!nw)
+        return TC_ENOMEM;
+    for (size_t i = 0; i < s->score_cap; i++) {
+        if (!old[i].used)
+            continue;
+        size_t j = hash_str(old[i].user) & (cap - 1);
+        while (nw[j].used)
+            j = (j + 1) & (cap - 1);
+        nw[j] = old[i];
+    }
+    free(old);
+    s->scores = nw;
+    s->score_cap = cap;
+    return 0;
+}
+
+/*
+ * Keeps the latest score per user until the next tick: per-event Redis
+ * writes would cost a round of formatting and a queue entry per event
+ * (FACTS.md), while a user's hash only needs its last value.
+ */
+static void remember_score(tc_stream_t *s, const tc_pipeline_churn_score_t *c)
+{
+    size_t ul = strlen(c->user);
+    if (ul >= sizeof(s->scores[0].user) ||
+        ((s->score_n + 1) * 2 > s->score_cap && grow_scores(s))) {
+        redis_user(s, c->user, c->risk, c->p_alive, c->expected_transactions, c->frequency,
+                   c->last_seen_ms, c->as_of_ms);
+        return;
+    }
+    size_t j = hash_str(c->user) & (s->score_cap - 1);
+    while (s->scores[j].used && strcmp(s->scores[j].user, c->user))
+        j = (j + 1) & (s->score_cap - 1);
+    score_t *e = &s->scores[j];
+    if (!e->used) {
+        memcpy(e->user, c->user, ul + 1);
+        e->used = true;
+        s->score_n++;
+    }
+    e->risk = c->risk;
+    e->p_alive = c->p_alive;
+    e->expected = c->expected_transactions;
+    e->frequency = c->frequency;
+    e->last_seen_ms = c->last_seen_ms;
+    e->as_of_ms = c->as_of_ms;
+}
+
+static void on_score_timer(uv_timer_t *t)
+{
+    flush_forecasts(t->data);
+    flush_scores(t->data);
+}
+
 static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
 {
     part_t *pt = ctx;
@@ -389,8 +557,7 @@ static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
         produce(s, s->conf.churn_scores, c->user, strlen(c->user), s->enc, len);
     }
     if (s->r)
-        redis_user(s, c->user, c->risk, c->p_alive, c->expected_transactions, c->frequency,
-                   c->last_seen_ms, c->as_of_ms);
+        remember_score(s, c);
     return 0;
 }
 
@@ -447,6 +614,8 @@ static void on_message(void *ud, const tc_kafka_msg_t *m)
     pt->next_off = m->offset + 1;
 }
 
+static void on_bp_timer(uv_timer_t *t);
+
 static void check_backpressure(tc_stream_t *s)
 {
     size_t kb = tc_kafka_backlog(s->k);
@@ -457,6 +626,7 @@ static void check_backpressure(tc_stream_t *s)
             tc_log_warn("output backlog full: pausing input", "kafka_backlog=%zu redis_bytes=%zu",
                         kb, s->r ? tc_redis_backlog_bytes(s->r) : 0);
             set_pause(s, PAUSE_BACKPRESSURE, true);
+            uv_timer_start(&s->bp_timer, on_bp_timer, 10, 10);
         }
     } else if (kb <= s->conf.max_backlog / 2 && !rfull) {
         tc_log_info("output backlog drained: resuming input", "kafka_backlog=%zu", kb);
@@ -467,6 +637,16 @@ static void check_backpressure(tc_stream_t *s)
 static void on_batch_done(void *ud)
 {
     check_backpressure(ud);
+}
+
+/* While paused for back-pressure no batch completes: re-check on a timer. */
+static void on_bp_timer(uv_timer_t *t)
+{
+    tc_stream_t *s = t->data;
+    tc_kafka_service(s->k);
+    check_backpressure(s);
+    if (!(s->pause_reasons & PAUSE_BACKPRESSURE))
+        uv_timer_stop(t);
 }
 
 /* ---- assignment and restore ---- */
@@ -609,6 +789,8 @@ static ckpt_t *take_snapshot(tc_stream_t *s, part_t *pt)
 /* Outputs before the snapshots are delivered: store them, then commit. */
 static void store_snapshots(tc_stream_t *s)
 {
+    flush_forecasts(s); /* outputs before the snapshots go first */
+    flush_scores(s);
     while (s->waiting) {
         ckpt_t *c = s->waiting;
         s->waiting = c->next;
@@ -667,7 +849,7 @@ static void checkpoint_cycle(tc_stream_t *s)
     uv_timer_start(&s->wait_timer, on_wait, 0, 5);
 }
 
-/* A progress line per second at debug level: consumed, rate, lag. */
+/* A progress line every 250 ms at debug level: consumed, rate, lag. */
 static void on_progress(uv_timer_t *t)
 {
     tc_stream_t *s = t->data;
@@ -785,8 +967,11 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
     uv_timer_init(loop, &s->ckpt_timer);
     uv_timer_init(loop, &s->wait_timer);
     uv_timer_init(loop, &s->prog_timer);
-    s->ckpt_timer.data = s->wait_timer.data = s->prog_timer.data = s;
-    s->handles_open = 3;
+    uv_timer_init(loop, &s->score_timer);
+    uv_timer_init(loop, &s->bp_timer);
+    s->ckpt_timer.data = s->wait_timer.data = s->prog_timer.data = s->score_timer.data = s;
+    s->bp_timer.data = s;
+    s->handles_open = 5;
     s->prog_ms = uv_now(loop);
     if (conf->use_redis) {
         tc_redis_hooks_t rh = {.ud = s, .log = redis_log};
@@ -820,7 +1005,8 @@ tc_stream_t *tc_stream_new(uv_loop_t *loop, const tc_stream_conf_t *conf,
         goto fail;
     if (tc_kafka_mock_bootstrap(s->k))
         tc_log_info("mock cluster", "bootstrap=%s", tc_kafka_mock_bootstrap(s->k));
-    uv_timer_start(&s->prog_timer, on_progress, 1000, 1000);
+    uv_timer_start(&s->prog_timer, on_progress, 250, 250);
+    uv_timer_start(&s->score_timer, on_score_timer, 50, 50);
     uv_timer_start(&s->ckpt_timer, on_ckpt_timer, (uint64_t)s->conf.checkpoint_ms,
                    (uint64_t)s->conf.checkpoint_ms);
     return s;
@@ -833,6 +1019,8 @@ fail:
         uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
         uv_close((uv_handle_t *)&s->wait_timer, NULL);
         uv_close((uv_handle_t *)&s->prog_timer, NULL);
+        uv_close((uv_handle_t *)&s->score_timer, NULL);
+        uv_close((uv_handle_t *)&s->bp_timer, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
     }
     tc_redis_free(s->r);
@@ -858,6 +1046,8 @@ static void finish_stop(tc_stream_t *s)
     uv_close((uv_handle_t *)&s->ckpt_timer, NULL);
     uv_close((uv_handle_t *)&s->wait_timer, NULL);
     uv_close((uv_handle_t *)&s->prog_timer, NULL);
+    uv_close((uv_handle_t *)&s->score_timer, NULL);
+    uv_close((uv_handle_t *)&s->bp_timer, NULL);
     tc_log_info("stream stopped", "messages=%" PRIu64 " dead_letters=%" PRIu64
                 " checkpoints=%" PRIu64 " restores=%" PRIu64,
                 s->st.messages, s->st.dead_letters, s->st.checkpoints, s->st.restores);
@@ -905,6 +1095,8 @@ void tc_stream_free(tc_stream_t *s)
     }
     tc_kafka_free(s->k);
     tc_redis_free(s->r);
+    free(s->scores);
+    free(s->fcs);
     if (s->jf)
         fclose(s->jf);
     free(s->enc);

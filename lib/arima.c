@@ -31,20 +31,20 @@
  * of phi, theta, Phi, Theta (theta from the AR map with the sign flipped).
  * Starting values minimise the conditional sum of squares (Box & Jenkins),
  * regression coefficients start at OLS on the differenced data; both stages
- * use L-BFGS (liblbfgs) with central-difference gradients.
+ * use L-BFGS (lib/optim) with forward-difference gradients.
  *
  * Online state after a fit: the ARMA block from the filter on the
  * differenced data, the nd lags set to the last observations (known, zero
  * variance), so the augmented filter continues exactly.
  */
 #include <float.h>
-#include <lbfgs.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arima_impl.h"
 #include "error.h"
+#include "optim.h"
 
 #define KAPPA 1e6 /* prior variance of unknown differencing states, sigma2 units */
 
@@ -420,6 +420,21 @@ static double kf_PZ(const kf_t *k, const double *P, double *PZ)
 }
 
 /*
+ * Freezes the gain once P has stopped changing: K = P Z' / F from pz = P Z'
+ * and f = F, after which a step costs O(M).  A non-positive F (a degenerate
+ * covariance) leaves the full recursion running.
+ */
+static void kf_freeze(kf_t *k, const double *pz, double f)
+{
+    if (!(f > 0.0))
+        return;
+    for (int i = 0; i < k->M; i++)
+        k->K[i] = pz[i] / f;
+    k->F = f;
+    k->steady = true;
+}
+
+/*
  * The step of kf_step for a pure ARMA state (nd = 0), the hot loop of the
  * likelihood.  T U T' + R R' with U = P - P Z' Z P / F is written out
  * element-wise (T = companion), so one fused pass over the upper triangle
@@ -484,15 +499,8 @@ static bool kf_step_arma(kf_t *k, double y, double *v, double *F)
             Pn[(size_t)i * r + j] = Pn[(size_t)j * r + i];
     k->P = Pn;
     k->P2 = P;
-    if (obs && k->tol >= 0.0 && dmax <= k->tol * scale) {
-        f = k->P[0];
-        if (f > 0.0) {
-            for (int i = 0; i < r; i++)
-                k->K[i] = k->P[i] / f;
-            k->F = f;
-            k->steady = true;
-        }
-    }
+    if (obs && k->tol >= 0.0 && dmax <= k->tol * scale)
+        kf_freeze(k, k->P, k->P[0]); /* Z = e_1: P Z' is the first row */
     return obs;
 }
 
@@ -565,12 +573,7 @@ static bool kf_step(kf_t *k, double y, double *v, double *F)
     k->W = old;
     if (conv) {
         double f = kf_PZ(k, k->P, k->PZ);
-        if (f > 0.0) {
-            for (int i = 0; i < M; i++)
-                k->K[i] = k->PZ[i] / f;
-            k->F = f;
-            k->steady = true;
-        }
+        kf_freeze(k, k->PZ, f);
     }
     return obs;
 }
@@ -998,6 +1001,17 @@ void tc__arima_history_push(tc_arima_t *m, double y, const double *x)
         memcpy(m->hx + slot * (size_t)m->spec.n_exog, x, sizeof(double) * (size_t)m->spec.n_exog);
 }
 
+void tc__arima_history_copy(const tc_arima_t *m, double *y, double *x)
+{
+    size_t ne = (size_t)m->spec.n_exog;
+    for (size_t i = 0; i < m->hlen; i++) {
+        size_t slot = (m->hhead + i) % m->hcap;
+        y[i] = m->hy[slot];
+        if (ne)
+            memcpy(x + i * ne, m->hx + slot * ne, sizeof(double) * ne);
+    }
+}
+
 int tc_arima_update(tc_arima_t *m, double y, const double *x)
 {
     if (!m || (m->spec.n_exog > 0 && !x))
@@ -1245,10 +1259,8 @@ static double fit_eval(fitctx_t *c, const double *u)
     return 0.5 * log(ssq / (double)nobs) + 0.5 * sumlog / (double)nobs;
 }
 
-static lbfgsfloatval_t lb_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
-                               const int n, const lbfgsfloatval_t step)
+static double fit_objective(void *inst, const double *x, double *g, int n)
 {
-    (void)step;
     fitctx_t *c = inst;
     c->ngrad++;
     /* Forward differences: n + 1 evaluations per gradient instead of 2n + 1;
@@ -1278,35 +1290,26 @@ static int fit_minimise(fitctx_t *c, double *u, int max_iter, bool *converged)
         fit_eval(c, u);
         return 0;
     }
-    lbfgs_parameter_t p;
-    lbfgs_parameter_init(&p);
-    p.max_iterations = max_iter;
-    p.epsilon = 1e-6;
-    p.past = 3;
-    p.delta = 1e-10;
-    lbfgsfloatval_t fx = 0.0;
-    lbfgsfloatval_t *xv = lbfgs_malloc(c->npar);
-    if (!xv)
-        return TC_ENOMEM;
-    for (int i = 0; i < c->npar; i++)
-        xv[i] = u[i];
+    tc_optim_opts_t o;
+    tc_optim_opts_init(&o);
+    o.max_iterations = max_iter;
+    o.epsilon = 1e-6;
+    o.past = 3;
+    o.delta = 1e-10;
     /* A line-search failure far from the optimum (a poor curvature model)
      * is answered by restarting from the point reached, at most twice. */
-    int ret = 0;
+    int st = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
-        ret = lbfgs(c->npar, xv, &fx, lb_eval, NULL, c, &p);
-        if (ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
-            ret == LBFGSERR_MAXIMUMITERATION)
+        st = tc_optim_minimize(c->npar, u, fit_objective, c, &o, NULL);
+        if (st == 0 || st == TC_ENOCONVERGE || st == TC_ENOMEM || st == TC_EINVAL)
             break;
     }
-    for (int i = 0; i < c->npar; i++)
-        u[i] = xv[i];
-    lbfgs_free(xv);
+    if (st == TC_ENOMEM || st == TC_EINVAL)
+        return st;
     double f = fit_eval(c, u); /* leaves par/ssq/sumlog at the final point */
     if (!(f < 1e29))
         return TC_ENOCONVERGE;
-    *converged = ret == LBFGS_SUCCESS || ret == LBFGS_STOP || ret == LBFGS_ALREADY_MINIMIZED ||
-                 ret == LBFGSERR_ROUNDING_ERROR;
+    *converged = st == 0 || st == TC_EPRECISION;
     return 0;
 }
 
@@ -1705,12 +1708,7 @@ int tc_arima_refit_new(const tc_arima_t *m, bool auto_orders, tc_arima_refit_t *
         tc_arima_refit_free(j);
         return TC_ENOMEM;
     }
-    for (size_t i = 0; i < j->n; i++) {
-        size_t slot = (m->hhead + i) % m->hcap;
-        j->y[i] = m->hy[slot];
-        if (ne)
-            memcpy(j->x + i * (size_t)ne, m->hx + slot * (size_t)ne, sizeof(double) * (size_t)ne);
-    }
+    tc__arima_history_copy(m, j->y, j->x);
     j->rc = TC_EAGAIN;
     *out = j;
     return 0;

@@ -51,8 +51,9 @@ int tc__arima_alloc(const tc_arima_spec_t *spec, const tc_arima_opts_t *opts,
                     tc_arima_t **out);
 int tc__arima_set_params(tc_arima_t *m, const tc_arima_params_t *par);
 void tc__arima_history_push(tc_arima_t *m, double y, const double *x);
-/* Stationary covariance of the ARMA block (r x r into P0, r <= rows it can
- * hold: caller sizes it from the orders), by autocovariances or doubling. */
+/* Copies the history ring, oldest first: hlen values into y and, with
+ * regressors, hlen * n_exog into x (row per observation). */
+void tc__arima_history_copy(const tc_arima_t *m, double *y, double *x);
 /* Fit by CSS then exact ML (ustart: CSS skipped, ML starts at the given
  * unconstrained ARMA parameters); t0 is the absolute time of y[0]. */
 int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
@@ -62,6 +63,8 @@ int tc__arima_fit_spec(const tc_arima_spec_t *spec, const double *y, const doubl
  * unconstrained parameters (size: ARMA orders + regressors). */
 int tc__arima_css_score(const tc_arima_spec_t *spec, const double *y, const double *x, size_t n,
                         size_t cond, int max_iter, double *aicc, double *u);
+/* Stationary covariance of the ARMA block (r x r into P0, r <= rows it can
+ * hold: caller sizes it from the orders), by autocovariances or doubling. */
 int tc__arima_p0(const tc_arima_spec_t *spec, const tc_arima_params_t *par, double *P0, int *r,
                  bool doubling);
 

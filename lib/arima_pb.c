@@ -92,12 +92,7 @@ int tc_arima_save(const tc_arima_t *m, uint8_t **buf, size_t *len)
         rc = TC_ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < m->hlen; i++) {
-        size_t slot = (m->hhead + i) % m->hcap;
-        hy[i] = m->hy[slot];
-        if (ne)
-            memcpy(hx + i * (size_t)ne, m->hx + slot * (size_t)ne, sizeof(double) * (size_t)ne);
-    }
+    tc__arima_history_copy(m, hy, hx);
     msg.n_history_y = m->hlen;
     msg.history_y = hy;
     msg.n_history_x = ne ? m->hlen * (size_t)ne : 0;

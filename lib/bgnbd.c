@@ -40,12 +40,12 @@
 #include "bgnbd.h"
 
 #include <float.h>
-#include <lbfgs.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "optim.h"
 
 /* x beyond which x-only terms are computed per customer instead of tabulated. */
 #define XCAP 65536u
@@ -256,7 +256,7 @@ int tc_bgnbd_loglik(tc_bgnbd_model_t model, const tc_bgnbd_params_t *p,
     return tc_bgnbd_loglik_grad(model, p, d, ll, NULL);
 }
 
-/* liblbfgs callback state. */
+/* Objective state for tc_optim_minimize. */
 typedef struct fitctx {
     int s;
     const tc_bgnbd_data_t *d;
@@ -267,11 +267,9 @@ typedef struct fitctx {
 /* Objective: mean negative log-likelihood over theta; a point where the
  * likelihood is not finite (parameters beyond exp range) gets a large value
  * so that the backtracking line search shortens its step. */
-static lbfgsfloatval_t objective(void *inst, const lbfgsfloatval_t *th, lbfgsfloatval_t *g,
-                                 const int n, const lbfgsfloatval_t step)
+static double objective(void *inst, const double *th, double *g, int n)
 {
     (void)n;
-    (void)step;
     fitctx_t *c = inst;
     c->evals++;
     for (int j = 0; j < 4; j++) {
@@ -304,13 +302,9 @@ static int run_starts(int s, const tc_bgnbd_data_t *d, const tc_bgnbd_params_t *
     int rc = xtab_init(&c.tab, d);
     if (rc)
         return rc;
-    lbfgsfloatval_t *th = lbfgs_malloc(4);
-    if (!th) {
-        xtab_deinit(&c.tab);
-        return TC_ENOMEM;
-    }
-    lbfgs_parameter_t lp;
-    lbfgs_parameter_init(&lp);
+    double th[4];
+    tc_optim_opts_t lp;
+    tc_optim_opts_init(&lp);
     lp.epsilon = opts->epsilon > 0 ? opts->epsilon : 1e-7;
     /* Also stop once an iteration improves the mean log-likelihood by less
      * than 1e-12 of itself: near the optimum the remaining gain is of the
@@ -319,9 +313,9 @@ static int run_starts(int s, const tc_bgnbd_data_t *d, const tc_bgnbd_params_t *
     lp.past = 1;
     lp.delta = 1e-12;
     lp.max_iterations = opts->max_iterations > 0 ? opts->max_iterations : 500;
-    lp.linesearch = LBFGS_LINESEARCH_BACKTRACKING_STRONG_WOLFE;
+    lp.linesearch = TC_OPTIM_LS_STRONG_WOLFE;
     lp.max_linesearch = 60;
-    lp.m = 8;
+    lp.memory = 8;
     for (int k = 0; k < n; k++) {
         const tc_bgnbd_params_t *s0 = &starts[k];
         if (!params_ok(s0))
@@ -330,11 +324,13 @@ static int run_starts(int s, const tc_bgnbd_data_t *d, const tc_bgnbd_params_t *
         th[1] = log(s0->alpha);
         th[2] = log(s0->a);
         th[3] = log(s0->b);
-        lbfgsfloatval_t fx = 0;
         /* Any stop (converged, or the line search unable to improve at the
-         * rounding floor) leaves th at the best point seen; the final
-         * likelihood is recomputed below and the best start kept. */
-        (void)lbfgs(4, th, &fx, objective, NULL, &c, &lp);
+         * rounding floor) leaves th at the last accepted point; the final
+         * likelihood is recomputed below and the best start kept. Only a
+         * failure to allocate is an error of the fit. */
+        rc = tc_optim_minimize(4, th, objective, &c, &lp, NULL);
+        if (rc == TC_ENOMEM)
+            goto out;
         tc_bgnbd_params_t p = {exp(th[0]), exp(th[1]), exp(th[2]), exp(th[3])};
         double ll;
         if (eval(c.s, &p, d, &c.tab, &ll, NULL, NULL) == 0 && ll > *best_ll) {
@@ -343,9 +339,10 @@ static int run_starts(int s, const tc_bgnbd_data_t *d, const tc_bgnbd_params_t *
             *best_k = k;
         }
     }
-    lbfgs_free(th);
+    rc = c.evals;
+out:
     xtab_deinit(&c.tab);
-    return c.evals;
+    return rc;
 }
 
 /* Mean negative log-likelihood and its gradient over theta, on d. */

@@ -86,7 +86,7 @@ int tc_bgnbd_loglik_grad(tc_bgnbd_model_t model, const tc_bgnbd_params_t *p,
                          const tc_bgnbd_data_t *d, double *ll, double grad[4]);
 
 /* Maximum-likelihood fit over theta = ln(r, alpha, a, b) by L-BFGS
- * (liblbfgs) with the analytic gradient, from each start of opts (NULL:
+ * (lib/optim) with the analytic gradient, from each start of opts (NULL:
  * defaults). Allocates a workspace for the call and frees it. Returns 0,
  * TC_EINVAL (bad data), TC_ETOOFEW (no customer), TC_ENOMEM, or
  * TC_ENOCONVERGE when no start reached a finite optimum. */

@@ -40,7 +40,9 @@
     X(UNSUPPORTED, "not supported")                                            \
     X(SHUTDOWN, "shutting down")                                               \
     X(BUSY, "busy, operation in progress")                                     \
-    X(UNKNOWN_TYPE, "unknown event type")
+    X(UNKNOWN_TYPE, "unknown event type")                                      \
+    X(LINESEARCH, "line search found no acceptable step")                      \
+    X(PRECISION, "no further progress within floating-point precision")
 
 enum {
     TC_OK = 0,

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 source tests/integration/lib.bash
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; cp "$tmp/b.log" /tmp/tc-crash-b.log 2>/dev/null; rm -rf "$tmp"; true' EXIT
+trap '{ [ -n "$pid" ] && kill -9 $pid 2>/dev/null; } || true; rm -rf "$tmp"; true' EXIT
 topic=traffic.crash.$RUN_ID
 FAST=(--set kafka.consumer.session.timeout.ms=6000 --set stream.checkpoint_interval=500ms)
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 source tests/integration/lib.bash
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"; true' EXIT
+trap '{ [ -n "$pid" ] && kill -9 $pid 2>/dev/null; } || true; rm -rf "$tmp"; true' EXIT
 topic=traffic.pipe.$RUN_ID prefix="tc$RUN_ID:" group=g.pipe.$RUN_ID
 
 "$BIN/tidecast" convert --from nasa --format protobuf "$DATA/weblog/nasa_19950801.tsv" "$tmp/nasa.pb" 2>/dev/null

@@ -35,19 +35,22 @@ static size_t read_air(double *y, size_t cap)
     return n;
 }
 
+/* The airline model on the log scale: (0,1,1)(0,1,1)12, lambda = 0. */
+static void airline_spec(tc_arima_spec_t *s)
+{
+    tc_arima_spec_default(s);
+    s->d = s->q = s->D = s->Q = 1;
+    s->s = 12;
+    s->lambda = 0.0;
+}
+
 TC_TEST(arima_airline_matches_r)
 {
     double y[200];
     size_t n = read_air(y, 200);
     CHECK_INT_EQ(n, 144);
     tc_arima_spec_t s;
-    tc_arima_spec_default(&s);
-    s.d = 1;
-    s.q = 1;
-    s.D = 1;
-    s.Q = 1;
-    s.s = 12;
-    s.lambda = 0.0; /* log */
+    airline_spec(&s);
     tc_arima_t *m = NULL;
     CHECK_OK(tc_arima_fit(&s, y, NULL, n, NULL, &m));
     const tc_arima_params_t *p = tc_arima_params(m);
@@ -112,6 +115,26 @@ static void sim_sarima(double *y, size_t n, double phi, double theta, double The
     free(z);
 }
 
+/* (1,0,0)(0,1,1)12, the model sim_sarima(.., 0.5, 0.0, -0.6, 12, 1, ..) draws from. */
+static void seasonal_ar_spec(tc_arima_spec_t *s)
+{
+    tc_arima_spec_default(s);
+    s->p = 1;
+    s->Q = 1;
+    s->D = 1;
+    s->s = 12;
+}
+
+/* Draws y[0..n-1] from that model (phi 0.5, Theta -0.6, unit variance,
+ * seed 7) and fits it to them into *m. */
+static int fit_seasonal_ar_sim(double *y, size_t n, tc_arima_t **m)
+{
+    tc_arima_spec_t s;
+    seasonal_ar_spec(&s);
+    sim_sarima(y, n, 0.5, 0.0, -0.6, 12, 1, 7);
+    return tc_arima_fit(&s, y, NULL, n, NULL, m);
+}
+
 TC_TEST(arima_recovers_simulated_arma11)
 {
     size_t n = 2000;
@@ -136,15 +159,8 @@ TC_TEST(arima_recovers_simulated_sarima)
 {
     size_t n = 1200;
     double *y = malloc(sizeof(double) * n);
-    sim_sarima(y, n, 0.5, 0.0, -0.6, 12, 1, 7);
-    tc_arima_spec_t s;
-    tc_arima_spec_default(&s);
-    s.p = 1;
-    s.Q = 1;
-    s.D = 1;
-    s.s = 12;
     tc_arima_t *m = NULL;
-    CHECK_OK(tc_arima_fit(&s, y, NULL, n, NULL, &m));
+    CHECK_OK(fit_seasonal_ar_sim(y, n, &m));
     const tc_arima_params_t *p = tc_arima_params(m);
     /* s.e. about 0.026 (phi) and 0.024 (Theta); 3 s.e. */
     CHECK_NEAR(p->phi[0], 0.5, 0.08);
@@ -161,10 +177,7 @@ TC_TEST(arima_airline_forecast_rmse)
     size_t n = read_air(y, 200);
     CHECK_INT_EQ(n, 144);
     tc_arima_spec_t s;
-    tc_arima_spec_default(&s);
-    s.d = s.q = s.D = s.Q = 1;
-    s.s = 12;
-    s.lambda = 0.0;
+    airline_spec(&s);
     tc_arima_t *m = NULL;
     CHECK_OK(tc_arima_fit(&s, y, NULL, 132, NULL, &m));
     CHECK_NEAR(tc_arima_params(m)->theta[0], -0.3484, 2e-3);
@@ -550,15 +563,10 @@ TC_TEST(arima_fit_with_missing_values)
 {
     size_t n = 1200;
     double *y = malloc(sizeof(double) * n);
-    sim_sarima(y, n, 0.5, 0.0, -0.6, 12, 1, 7);
-    tc_arima_spec_t s;
-    tc_arima_spec_default(&s);
-    s.p = 1;
-    s.Q = 1;
-    s.D = 1;
-    s.s = 12;
     tc_arima_t *a = NULL, *b = NULL;
-    CHECK_OK(tc_arima_fit(&s, y, NULL, n, NULL, &a));
+    CHECK_OK(fit_seasonal_ar_sim(y, n, &a));
+    tc_arima_spec_t s;
+    seasonal_ar_spec(&s);
     rng_t r = {99};
     for (size_t i = 0; i < n; i++)
         if (rng_unif(&r) < 0.03 || i == n - 3)

@@ -10,37 +10,9 @@
 #include "bgnbd.h"
 #include "cdnow.h"
 #include "error.h"
+#include "fixture_cdnow.h"
 #include "roc.h"
 #include "tests/test.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static int load_cdnow(tc_cdnow_t *c)
-{
-    size_t len;
-    char *buf = slurp(tc_test_data_path("cdnow/CDNOW_sample.txt"), &len);
-    if (!buf)
-        return TC_EIO;
-    int rc = tc_cdnow_parse(buf, len, 272, 545, c, NULL);
-    free(buf);
-    return rc;
-}
 
 static const tc_bgnbd_params_t published = {0.243, 4.414, 0.793, 2.426};
 
@@ -96,7 +68,7 @@ TC_TEST(bgnbd_digamma_values)
 TC_TEST(bgnbd_gradient_matches_finite_differences)
 {
     tc_cdnow_t c;
-    CHECK_OK(load_cdnow(&c));
+    CHECK_OK(tc_test_cdnow_sample(&c));
     tc_bgnbd_data_t d = {c.n_cust, c.x, c.t_x, c.T, NULL};
     for (int m = 0; m < 2; m++) {
         tc_bgnbd_model_t mod = m ? TC_BGNBD_MBG : TC_BGNBD_BG;
@@ -122,7 +94,7 @@ TC_TEST(bgnbd_gradient_matches_finite_differences)
 TC_TEST(bgnbd_cdnow_fit_matches_published)
 {
     tc_cdnow_t c;
-    CHECK_OK(load_cdnow(&c));
+    CHECK_OK(tc_test_cdnow_sample(&c));
     CHECK_INT_EQ(c.n_cust, 2357);
     CHECK_INT_EQ(c.merged, 223);
     size_t zero = 0, churn = 0;
@@ -177,7 +149,7 @@ TC_TEST(bgnbd_cdnow_fit_matches_published)
 TC_TEST(bgnbd_mbg_fit_matches_independent_fit)
 {
     tc_cdnow_t c;
-    CHECK_OK(load_cdnow(&c));
+    CHECK_OK(tc_test_cdnow_sample(&c));
     tc_bgnbd_data_t d = {c.n_cust, c.x, c.t_x, c.T, NULL};
     tc_bgnbd_fit_result_t res;
     CHECK_OK(tc_bgnbd_fit(TC_BGNBD_MBG, &d, NULL, &res));
@@ -252,7 +224,7 @@ TC_TEST(roc_auc_matches_pairwise_count)
 TC_TEST(bgnbd_warm_start_reaches_same_optimum)
 {
     tc_cdnow_t c;
-    CHECK_OK(load_cdnow(&c));
+    CHECK_OK(tc_test_cdnow_sample(&c));
     tc_bgnbd_data_t d = {c.n_cust, c.x, c.t_x, c.T, NULL};
     for (int m = 0; m < 2; m++) {
         tc_bgnbd_model_t mod = m ? TC_BGNBD_MBG : TC_BGNBD_BG;

@@ -12,12 +12,22 @@
 #include "cdnow.h"
 #include "churn.h"
 #include "error.h"
+#include "fixture_cdnow.h"
 #include "pseudonym.h"
 #include "tests/test.h"
 
 static const char secret[] = "0123456789abcdef-test-secret";
 #define DAY_MS (86400LL * 1000)
 #define T0_MS (1700000000LL * 1000) /* 2023-11-14 */
+
+/* The default table configuration with room for max_users users. */
+static tc_churn_config_t config_for(size_t max_users)
+{
+    tc_churn_config_t cfg;
+    tc_churn_config_default(&cfg);
+    cfg.max_users = max_users;
+    return cfg;
+}
 
 typedef struct alerts {
     int n;
@@ -32,24 +42,6 @@ static void on_alert(void *ud, const tc_churn_alert_t *a)
         memcpy(al->blob[al->n], a, sizeof(*a));
     al->n++;
     al->last = *a;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
 }
 
 TC_TEST(pseudonym_siphash_and_key_handling)
@@ -79,19 +71,13 @@ TC_TEST(pseudonym_siphash_and_key_handling)
  * weeks as the unit) and compares the table's statistics with lib/cdnow's. */
 TC_TEST(churn_cdnow_replay_matches_protocol_stats)
 {
-    size_t len;
-    char *buf = slurp(tc_test_data_path("cdnow/CDNOW_sample.txt"), &len);
-    CHECK(buf != NULL);
     tc_cdnow_t c;
-    CHECK_OK(tc_cdnow_parse(buf, len, 272, 545, &c, NULL));
-    free(buf);
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
+    CHECK_OK(tc_test_cdnow_sample(&c));
+    tc_churn_config_t cfg = config_for(4000);
     cfg.tx_mode = TC_CHURN_TX_PURCHASE;
     cfg.merge_same_day = true;
     cfg.time_unit_s = 7 * 86400.0;
     cfg.horizon = 39;
-    cfg.max_users = 4000;
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     int64_t base = 852076800LL * 1000; /* 1997-01-01 UTC */
@@ -126,9 +112,7 @@ TC_TEST(churn_cdnow_replay_matches_protocol_stats)
 
 TC_TEST(churn_visits_split_on_gap)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 16;
+    tc_churn_config_t cfg = config_for(16);
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     int64_t m = 60 * 1000;
@@ -151,11 +135,9 @@ TC_TEST(churn_visits_split_on_gap)
 
 TC_TEST(churn_purchase_mode_counts_purchases_only)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
+    tc_churn_config_t cfg = config_for(16);
     cfg.tx_mode = TC_CHURN_TX_PURCHASE;
     cfg.merge_same_day = true;
-    cfg.max_users = 16;
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     /* views before the first purchase create no user */
@@ -176,9 +158,7 @@ TC_TEST(churn_purchase_mode_counts_purchases_only)
 /* Risk rises while a user stays away and equals the closed form at each sweep. */
 TC_TEST(churn_sweep_raises_risk_with_time)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 64;
+    tc_churn_config_t cfg = config_for(64);
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     for (int d = 0; d < 40; d += 8)
@@ -204,9 +184,7 @@ TC_TEST(churn_sweep_raises_risk_with_time)
 TC_TEST(churn_alerts_threshold_hysteresis_cooldown)
 {
     alerts_t al = {0};
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 64;
+    tc_churn_config_t cfg = config_for(64);
     cfg.on_alert = on_alert;
     cfg.on_alert_ud = &al;
     cfg.alert_threshold = 0.7;
@@ -277,9 +255,7 @@ TC_TEST(churn_no_raw_id_in_snapshot_or_alerts)
 {
     static const char *raw[] = {"alice@example.com", "bob-4711", "carol.customer"};
     alerts_t al = {0};
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 64;
+    tc_churn_config_t cfg = config_for(64);
     cfg.on_alert = on_alert;
     cfg.on_alert_ud = &al;
     for (int keep = 0; keep < 2; keep++) {
@@ -323,9 +299,7 @@ TC_TEST(churn_no_raw_id_in_snapshot_or_alerts)
 
 TC_TEST(churn_snapshot_round_trip)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 1000;
+    tc_churn_config_t cfg = config_for(1000);
     cfg.supervised = true;
     cfg.label_horizon = 5;
     cfg.keep_raw_ids = true;
@@ -393,9 +367,7 @@ TC_TEST(churn_snapshot_round_trip)
 
 TC_TEST(churn_bad_input_is_rejected_without_crash)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 8;
+    tc_churn_config_t cfg = config_for(8);
     tc_churn_t *t;
     CHECK_INT_EQ(tc_churn_new(&cfg, "short", 5, &t), TC_EINVAL);
     CHECK(t == NULL);
@@ -445,9 +417,7 @@ TC_TEST(churn_bad_input_is_rejected_without_crash)
 
 TC_TEST(churn_repeat_count_saturates)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 4;
+    tc_churn_config_t cfg = config_for(4);
     cfg.visit_gap_ms = 0; /* every event one second apart is a new visit */
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
@@ -466,9 +436,7 @@ TC_TEST(churn_repeat_count_saturates)
 /* Labels are used only once known: none before a window closes. */
 TC_TEST(churn_supervised_never_sees_the_future)
 {
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 64;
+    tc_churn_config_t cfg = config_for(64);
     cfg.supervised = true;
     cfg.label_horizon = 10;
     cfg.sup_min_labels = 1;
@@ -516,9 +484,7 @@ TC_TEST(churn_laplace_noise_moments)
     }
     CHECK_NEAR(sum / n, 0.0, 0.05);
     CHECK_NEAR(sabs / n, s, 0.03);
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 16;
+    tc_churn_config_t cfg = config_for(16);
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     CHECK_OK(tc_churn_observe(t, "a", 1, T0_MS, TC_CHURN_EV_ACTIVITY, 0));
@@ -542,9 +508,7 @@ static void count_score(void *ud, const tc_churn_score_t *s)
 TC_TEST(churn_observe_event_and_score_changes)
 {
     int scores = 0;
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 16;
+    tc_churn_config_t cfg = config_for(16);
     cfg.tx_mode = TC_CHURN_TX_PURCHASE;
     cfg.on_score = count_score;
     cfg.on_score_ud = &scores;
@@ -605,9 +569,7 @@ TC_TEST(churn_index_consistent_under_eviction)
 {
     enum { IDS = 600 };
     static int64_t last[IDS];
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 97;
+    tc_churn_config_t cfg = config_for(97);
     tc_churn_t *t;
     CHECK_OK(tc_churn_new(&cfg, secret, strlen(secret), &t));
     uint64_t ids[IDS];
@@ -663,9 +625,7 @@ static void record_score(void *ud, const tc_churn_score_t *s)
 TC_TEST(churn_sweep_slices_cover_table)
 {
     seen_t sn = {0};
-    tc_churn_config_t cfg;
-    tc_churn_config_default(&cfg);
-    cfg.max_users = 100;
+    tc_churn_config_t cfg = config_for(100);
     cfg.on_score = record_score;
     cfg.on_score_ud = &sn;
     cfg.score_step = 0; /* every rescore reports */
