@@ -51,7 +51,7 @@ SETS=(--set window.bucket=60s --set window.lateness=5s --set forecast.horizon=15
 
 kafka_run() { # label, extra args...
   local label=$1; shift
-  "$@" "$BIN/tidecastd" "${SETS[@]}" --set input.source=kafka --set input.format=protobuf \
+  "$@" "$BIN/tidecastd" "${SETS[@]}" ${EXTRA:-} --set input.source=kafka --set input.format=protobuf \
     --set kafka.bootstrap.servers="$TC_KAFKA_BROKERS" --set stream.group="bench.$label.$run" \
     --set stream.traffic="$topic" --set stream.behavior= --set stream.annotations= \
     --set stream.forecasts="bench.fc.$run" --set stream.autoscale="bench.as.$run" \
@@ -74,11 +74,13 @@ kafka_run() { # label, extra args...
   awk 'NR % 4 == 0' "$work/$label.lag" | head -n 60
   tail -n 1 "$work/$label.lag"
   # From the first 250 ms interval with messages to the one that reached the total.
-  awk -v total="$total" -v label="$label" '{ t = $1; n = $2 } END {
+  awk -v total="$total" -v label="$label" '{ t = $1; n = $3 } END {
        printf "== Kafka end to end (%s): %d events in %.2f s: %.0f events/s (+-0.25 s)\n", label, n, t, n / t }' "$work/$label.lag"
 }
 
 kafka_run kafka env
+echo "-- the same with forecasting off (decode, windows, checkpoints only)"
+EXTRA="--set forecast.horizon=0 --set autoscale.enabled=false" kafka_run windows env
 
 echo "-- in-memory source: the same events from a file, same daemon and settings"
 "$BIN/tidecast" produce --repeat "$REPEAT" --sites 16 -o "$work/big.pb" "$work/nasa.pb" 2>/dev/null
@@ -86,6 +88,11 @@ t0=$(date +%s.%N)
 "$BIN/tidecastd" "${SETS[@]}" --set log.level=warn --set input.source="$work/big.pb" --set input.format=protobuf
 t1=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v n="$total" 'BEGIN { printf "== in-memory source: %d events in %.2f s: %.0f events/s\n", n, b - a, n / (b - a) }'
+t0=$(date +%s.%N)
+"$BIN/tidecastd" "${SETS[@]}" --set log.level=warn --set forecast.horizon=0 --set autoscale.enabled=false \
+  --set input.source="$work/big.pb" --set input.format=protobuf
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" -v n="$total" 'BEGIN { printf "== in-memory source, forecasting off: %d events in %.2f s: %.0f events/s\n", n, b - a, n / (b - a) }'
 
 if perf record -q -o /dev/null true 2>/dev/null; then
   echo "-- where the time goes (perf, Kafka run, loop thread and librdkafka threads)"

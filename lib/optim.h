@@ -52,6 +52,8 @@ void tc_optim_opts_init(tc_optim_opts_t *o);
  * the last accepted point (never a rejected trial point) and *res (if not
  * NULL) its objective and the counts, whatever the status. Allocates a
  * workspace of O(memory * n) doubles for the call and frees it.
+ * @locality any thread: no state outlives the call (ARIMA refits run it on
+ * the worker pool while the loop thread fits BG/NBD).
  * Returns
  *   0               converged (gradient or relative-decrease test, or the
  *                   start already satisfied the gradient test),
