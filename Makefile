@@ -139,3 +139,8 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Coverage-guided fuzzing (libFuzzer, clang; not part of `make test`).
+.PHONY: fuzz
+fuzz:
+	bash tests/fuzz/run.sh

@@ -151,10 +151,54 @@ static const tc_str_t empty_str = {"", 0};
 
 /* ---------------------------------------------------------------- validation */
 
+/* Whether s[0..len) is well-formed UTF-8 (RFC 3629: shortest form, no
+ * surrogates, at most U+10FFFF). protobuf-c does not check string fields, and
+ * keys made of them reach JSON outputs, which cannot carry anything else. */
+static bool utf8_ok(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0; /* overlong */
+            else if (c == 0xed)
+                hi = 0x9f; /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xf4)
+                hi = 0x8f; /* beyond U+10FFFF */
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t k = 2; k <= n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return false;
+        i += n + 1;
+    }
+    return true;
+}
+
 static int check_len(tc_decoder_t *dec, const char *name, tc_str_t s, size_t max)
 {
     if (s.len > max)
         return fail(dec, TC_EOVERSIZED, "field %s is %zu bytes, limit %zu", name, s.len, max);
+    if (!utf8_ok((const unsigned char *)s.ptr, s.len))
+        return fail(dec, TC_EPARSE, "field %s is not valid UTF-8", name);
     return 0;
 }
 

@@ -24,7 +24,8 @@
  * Validation, identical for both formats; each malformed case has its own
  * code and tc_decoder_last_error() gives the reason for a dead-letter record:
  *   TC_EPARSE         not decodable (bad protobuf, bad JSON, not an object,
- *                     truncated frame, Envelope with no event set)
+ *                     truncated frame, Envelope with no event set, a string
+ *                     field that is not valid UTF-8)
  *   TC_EMISSING_KEY   a required field is absent or empty: event_time_ms (all
  *                     kinds; a protobuf 0 counts as absent), site (traffic,
  *                     behavior), user_id (behavior), target (annotation)

@@ -152,7 +152,9 @@ struct tc_lstm {
 GATE_FN static inline float fast_exp(float x)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* Written so that NaN (from overflowing pre-activations) takes the lower
+     * clamp: converting it to an integer below would be undefined. */
+    x = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     float t = x * 1.44269504088896341f;
     float kf = (t + magic) - magic;
     float f = (t - kf) * 0.69314718055994531f; /* |f| <= 0.347 */
@@ -1044,6 +1046,13 @@ int tc_lstm_load(const uint8_t *buf, size_t len, tc_lstm_t **out)
     if (rc) goto out_unpack;
     rc = TC_ECORRUPT;
     if (snap->n_params != m->np || snap->n_adam_m != m->np || snap->n_adam_v != m->np) goto out_model;
+    /* Non-finite weights or moments are corruption: the gate arithmetic
+     * (fast_exp's integer conversion) and Adam's square root need finite,
+     * and for the second moment non-negative, numbers. */
+    for (size_t i = 0; i < m->np; i++)
+        if (!isfinite(snap->params[i]) || !isfinite(snap->adam_m[i]) ||
+            !(snap->adam_v[i] >= 0 && isfinite(snap->adam_v[i])))
+            goto out_model;
     memcpy(m->p, snap->params, m->np * sizeof(float));
     memcpy(m->am, snap->adam_m, m->np * sizeof(float));
     memcpy(m->av, snap->adam_v, m->np * sizeof(float));
@@ -1052,8 +1061,12 @@ int tc_lstm_load(const uint8_t *buf, size_t len, tc_lstm_t **out)
         const Tidecast__V1__LstmSeries *e = snap->series[q];
         if (e->slot < 0 || e->slot >= c.max_series || e->n_state != m->S || e->n_in > (uint32_t)c.bptt ||
             e->head >= (uint32_t)c.bptt || e->n_lag > (uint32_t)c.season ||
-            (c.season > 0 ? e->lag_pos >= (uint32_t)c.season : e->lag_pos != 0))
+            (c.season > 0 ? e->lag_pos >= (uint32_t)c.season : e->lag_pos != 0) ||
+            !isfinite(e->mean) || !(e->var >= 0 && isfinite(e->var)))
             goto out_model;
+        for (size_t i = 0; i < m->S; i++)
+            if (!isfinite(e->state[i]))
+                goto out_model;
         series_t *s = &m->ser[e->slot];
         if (s->active) goto out_model; /* a slot twice */
         s->active = 1;
