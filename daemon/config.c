@@ -276,6 +276,10 @@ static const key_def_t keys[] = {
      NULL, 0, 0, true},
     {"redis", "ttl", T_DURATION, OFF(redis.ttl_ms), "1d",
      "Expiry of the latest-forecast hashes (0: none).", NULL, 0, 365 * 86400000.0, false},
+    {"http", "listen", T_STRING, OFF(http.listen), "",
+     "Address of the HTTP endpoints (/healthz, /readyz, /metrics, /v1/series): "
+     "numeric `HOST:PORT`, e.g. `127.0.0.1:9464` (port 0: any free port); empty: off.",
+     NULL, 0, 0, true},
     {"output", "buckets", T_STRING, OFF(output.buckets), "-",
      "Where closed buckets go as NDJSON, one line per series per bucket: `-` for "
      "standard output, a file path, or empty to disable.",

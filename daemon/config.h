@@ -160,6 +160,9 @@ typedef struct tc_config {
         char *prefix;
         int64_t ttl_ms;
     } redis;
+    struct {
+        char *listen;         /* HOST:PORT of the HTTP endpoints, "" = off */
+    } http;
     /* [kafka]: librdkafka properties, passed through. */
     tc_config_kv_t *kafka;
     size_t n_kafka;

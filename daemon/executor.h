@@ -1,10 +1,12 @@
 /*
- * executor.h - runs pipeline jobs (SARIMA fits) on libuv's worker pool.
+ * executor.h - runs pipeline jobs (SARIMA fits, churn population refits)
+ * on libuv's worker pool.
  *
  * tc_executor_bind() fills a tc_pipeline_executor_t whose submit queues the
  * job with uv_queue_work; wait blocks the loop thread on a condition
  * variable until the worker has finished it (the pipeline only waits when
- * it needs the result, arima.apply_lag buckets later, or at shutdown).
+ * it needs the result, arima.apply_lag buckets or the churn refit lag later,
+ * or at shutdown).
  * Per-job bookkeeping is freed once both the pipeline has released the job
  * and libuv has run the completion callback, so after freeing the pipeline
  * the loop must run once more (uv_run) before uv_loop_close.

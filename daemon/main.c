@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/endpoints.h"
 #include "daemon/executor.h"
 #include "daemon/log.h"
 #include "daemon/output.h"
@@ -47,6 +48,10 @@ typedef struct daemon {
     FILE *churn_alerts; /* NULL when output.churn_alerts is empty */
     FILE *churn_scores; /* NULL when output.churn_scores is empty */
     uint64_t dead_letters, framing_errors, write_errors;
+    tc_http_t *http;          /* NULL when http.listen is empty */
+    tc_metrics_t *metrics;
+    tc_endpoints_t endpoints;
+    tc_metrics_sample_t *m[16];
     int exit_code;
     bool stopping;
 } daemon_t;
@@ -289,12 +294,126 @@ static int start_stream(daemon_t *d, const tc_pipeline_config_t *pc, const tc_pi
     return 0;
 }
 
+/* ---- HTTP endpoints ---- */
+
+enum { M_EVENTS, M_MALFORMED, M_FRAMING, M_DEAD, M_LATE, M_REFUSED, M_SERIES, M_BUCKETS,
+       M_FORECASTS, M_SCALE, M_CHURN_EVENTS, M_CHURN_ALERTS, M_SINK_ERRORS, M_PARTITIONS,
+       M_CHECKPOINTS, M_PAUSES };
+
+static void collect_metrics(void *ctx, tc_metrics_t *m)
+{
+    daemon_t *d = ctx;
+    (void)m;
+    tc_pipeline_stats_t st;
+    tc_stream_stats_t ss = {0};
+    if (d->stream) {
+        tc_stream_stats(d->stream, &ss);
+        st = ss.total;
+    } else {
+        tc_pipeline_stats(d->pipe, &st);
+    }
+    tc_metrics_set(d->m[M_EVENTS], (double)st.events);
+    tc_metrics_set(d->m[M_MALFORMED], (double)st.malformed);
+    tc_metrics_set(d->m[M_FRAMING], (double)d->framing_errors);
+    tc_metrics_set(d->m[M_DEAD], (double)(d->dead_letters + ss.dead_letters));
+    tc_metrics_set(d->m[M_LATE], (double)st.late);
+    tc_metrics_set(d->m[M_REFUSED], (double)st.refused);
+    tc_metrics_set(d->m[M_SERIES], (double)st.series);
+    tc_metrics_set(d->m[M_BUCKETS], (double)st.buckets);
+    tc_metrics_set(d->m[M_FORECASTS], (double)st.forecasts);
+    tc_metrics_set(d->m[M_SCALE], (double)st.scale_signals);
+    tc_metrics_set(d->m[M_CHURN_EVENTS], (double)st.churn_events);
+    tc_metrics_set(d->m[M_CHURN_ALERTS], (double)st.churn_alerts);
+    tc_metrics_set(d->m[M_SINK_ERRORS], (double)st.sink_errors);
+    tc_metrics_set(d->m[M_PARTITIONS], (double)ss.partitions);
+    tc_metrics_set(d->m[M_CHECKPOINTS], (double)ss.checkpoints);
+    tc_metrics_set(d->m[M_PAUSES], (double)ss.pauses);
+}
+
+static bool http_ready(void *ctx, char *why, size_t n)
+{
+    daemon_t *d = ctx;
+    if (d->stopping)
+        snprintf(why, n, "shutting down");
+    else if (d->stream)
+        return true; /* partitions are restored before they are consumed */
+    else if (!d->source_started)
+        snprintf(why, n, "input not open");
+    else
+        return true;
+    return false;
+}
+
+static int http_series(void *ctx, tc_endpoints_emit_fn emit, void *ectx)
+{
+    daemon_t *d = ctx;
+    tc_pipeline_stats_t st;
+    tc_pipeline_stats(d->pipe, &st);
+    for (uint32_t i = 0; i < st.series; i++) {
+        size_t len;
+        const char *k = tc_pipeline_series_key(d->pipe, i, &len);
+        if (k)
+            emit(ectx, k, len);
+    }
+    return 0;
+}
+
+/* Serves the endpoints on http.listen. Returns 0, or non-zero after logging. */
+static int start_http(daemon_t *d)
+{
+    static const struct {
+        tc_metrics_type_t type;
+        const char *name, *help;
+    } defs[] = {
+        [M_EVENTS] = {TC_METRICS_COUNTER, "tidecast_events_total", "Inputs accepted."},
+        [M_MALFORMED] = {TC_METRICS_COUNTER, "tidecast_malformed_total", "Inputs refused by the decoder."},
+        [M_FRAMING] = {TC_METRICS_COUNTER, "tidecast_framing_errors_total", "Inputs that could not be framed."},
+        [M_DEAD] = {TC_METRICS_COUNTER, "tidecast_dead_letters_total", "Inputs dead-lettered."},
+        [M_LATE] = {TC_METRICS_COUNTER, "tidecast_late_events_total", "Events dropped as late."},
+        [M_REFUSED] = {TC_METRICS_COUNTER, "tidecast_series_refused_total", "Events dropped at the series limit."},
+        [M_SERIES] = {TC_METRICS_GAUGE, "tidecast_series", "Series tracked."},
+        [M_BUCKETS] = {TC_METRICS_COUNTER, "tidecast_buckets_closed_total", "Closed buckets delivered."},
+        [M_FORECASTS] = {TC_METRICS_COUNTER, "tidecast_forecasts_total", "Forecast paths issued."},
+        [M_SCALE] = {TC_METRICS_COUNTER, "tidecast_scale_signals_total", "Autoscaling signals issued."},
+        [M_CHURN_EVENTS] = {TC_METRICS_COUNTER, "tidecast_churn_events_total", "Events seen by the churn engine."},
+        [M_CHURN_ALERTS] = {TC_METRICS_COUNTER, "tidecast_churn_alerts_total", "Churn alerts raised."},
+        [M_SINK_ERRORS] = {TC_METRICS_COUNTER, "tidecast_sink_errors_total", "Outputs that failed."},
+        [M_PARTITIONS] = {TC_METRICS_GAUGE, "tidecast_kafka_partitions", "Kafka partitions assigned."},
+        [M_CHECKPOINTS] = {TC_METRICS_COUNTER, "tidecast_checkpoints_total", "State snapshots stored."},
+        [M_PAUSES] = {TC_METRICS_COUNTER, "tidecast_kafka_pauses_total", "Back-pressure pauses of consumption."},
+    };
+    char err[256];
+    tc_endpoints_hooks_t hooks = {.ctx = d, .ready = http_ready, .series = http_series};
+    int rc = (d->metrics = tc_metrics_new()) ? 0 : TC_ENOMEM;
+    for (size_t i = 0; !rc && i < sizeof(defs) / sizeof(defs[0]); i++)
+        rc = tc_metrics_add0(d->metrics, defs[i].type, defs[i].name, defs[i].help, &d->m[i]);
+    if (!rc) {
+        tc_metrics_set_collect(d->metrics, collect_metrics, d);
+        rc = (d->http = tc_http_new(&d->loop, NULL)) ? 0 : TC_ENOMEM;
+    }
+    if (!rc)
+        rc = tc_endpoints_init(&d->endpoints, d->http, d->metrics, &hooks);
+    if (rc) {
+        tc_log_error("cannot start the HTTP endpoints", "error=%s", tc_errname(rc));
+        return rc;
+    }
+    if ((rc = tc_http_listen(d->http, d->cfg.http.listen, err, sizeof(err)))) {
+        tc_log_error("cannot start the HTTP endpoints", "error=\"%s\"", err);
+        return rc;
+    }
+    tc_log_info("HTTP endpoints listening", "listen=%s port=%d", d->cfg.http.listen,
+                tc_http_port(d->http));
+    return 0;
+}
+
 /* Flushes windows and outputs and lets the loop end: handles are closed. */
 static void shutdown_daemon(daemon_t *d, const char *why)
 {
     if (d->stopping)
         return;
     d->stopping = true;
+    tc_http_free(d->http);
+    d->http = NULL;
     char q[64];
     tc_log_info("stopping", "reason=%s", tc_log_quote(q, sizeof(q), why));
     if (d->stream) {
@@ -603,10 +722,18 @@ int main(int argc, char **argv)
     uv_check_start(&d->flusher, on_check);
     /* The check handle must not keep the loop alive on its own. */
     uv_unref((uv_handle_t *)&d->flusher);
+    if (*d->cfg.http.listen && start_http(d)) {
+        d->exit_code = 1;
+        shutdown_daemon(d, "HTTP endpoints unavailable");
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        goto out;
+    }
 
     if (!strcmp(d->cfg.input.source, "kafka")) {
         if (start_stream(d, &pc, &sink)) {
             d->exit_code = 1;
+            tc_http_free(d->http);
+            d->http = NULL;
             uv_close((uv_handle_t *)&d->sigint, NULL);
             uv_close((uv_handle_t *)&d->sigterm, NULL);
             uv_close((uv_handle_t *)&d->flusher, NULL);
@@ -657,7 +784,9 @@ out:
     /* Freeing the pipeline waits for fits still on the worker pool; the loop
      * then runs their completion callbacks before it can close. */
     tc_pipeline_free(d->pipe);
+    tc_http_free(d->http);
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    tc_metrics_free(d->metrics);
     if (uv_loop_close(&d->loop))
         tc_log_debug("loop closed with handles still active", NULL);
     tc_config_deinit(&d->cfg);

@@ -112,6 +112,8 @@ struct tc_pipeline {
     tc_churn_t *churn;
     int64_t churn_max_ms;           /* largest event time given to churn */
     int64_t next_sweep_ms, next_refit_ms; /* 0 = not scheduled yet */
+    tc_pipeline_job_t *churn_job;   /* a population refit not applied yet */
+    int64_t churn_job_due_ms;       /* applied at the first churn event at or after this */
     float *lstm_out_mean, *lstm_out_sd; /* cap_tick x horizon */
 };
 
@@ -148,6 +150,7 @@ void tc_pipeline_config_default(tc_pipeline_config_t *cfg)
     tc_churn_config_default(&cfg->churn_cfg);
     cfg->churn_sweep_every_ms = 3600000;
     cfg->churn_sweep_users = 10000;
+    cfg->churn_refit_apply_ms = 300000;
 }
 
 static const char *churn_model_name(const tc_churn_config_t *c)
@@ -172,23 +175,8 @@ static void on_churn_alert(void *ud, const tc_churn_alert_t *a)
         p->st.sink_errors++;
 }
 
-/* Population refit on the current statistics (synchronous, deterministic). */
-static void churn_refit(tc_pipeline_t *p, int64_t now_ms)
-{
-    tc_churn_stats_t cs;
-    if (tc_churn_stats_export(p->churn, now_ms, &cs))
-        return;
-    tc_bgnbd_fit_opts_t opts;
-    tc_bgnbd_fit_opts_default(&opts);
-    tc_bgnbd_fit_result_t res;
-    tc_bgnbd_model_t model;
-    tc_bgnbd_params_t cur;
-    tc_churn_get_params(p->churn, &model, &cur);
-    if (cs.data.n >= 2 && tc_bgnbd_fit(model, &cs.data, &opts, &res) == 0 &&
-        tc_churn_set_params(p->churn, model, &res.params) == 0)
-        p->st.churn_refits++;
-    tc_churn_stats_deinit(&cs);
-}
+static void churn_refit_start(tc_pipeline_t *p, int64_t now_ms);
+static void churn_refit_apply(tc_pipeline_t *p);
 
 /* One event into the churn engine, then the sweeper and refit when due. */
 static void churn_event(tc_pipeline_t *p, const tc_event_t *ev)
@@ -240,11 +228,13 @@ static void churn_event(tc_pipeline_t *p, const tc_event_t *ev)
             p->next_sweep_ms = now + p->cfg.churn_sweep_every_ms;
         }
     }
+    if (p->churn_job && now >= p->churn_job_due_ms)
+        churn_refit_apply(p);
     if (p->cfg.churn_refit_every_ms) {
         if (!p->next_refit_ms)
             p->next_refit_ms = now + p->cfg.churn_refit_every_ms;
         else if (now >= p->next_refit_ms) {
-            churn_refit(p, now);
+            churn_refit_start(p, now);
             p->next_refit_ms = now + p->cfg.churn_refit_every_ms;
         }
     }
@@ -286,8 +276,14 @@ static double hist_at(const tc_pipeline_t *p, const track_t *t, uint64_t tau)
     return t->hist[tau % p->hcap];
 }
 
-/* A SARIMA fit on a copy of a track's last values. */
+/*
+ * A SARIMA fit on a copy of a track's last values, or a churn population
+ * refit (BG/NBD MLE) on a copy of the users' statistics.
+ */
+enum { JOB_ARIMA = 0, JOB_CHURN = 1 };
+
 struct tc_pipeline_job {
+    int kind;
     tc_arima_spec_t spec;
     bool automatic;
     int season;
@@ -297,11 +293,26 @@ struct tc_pipeline_job {
     bool ran;
     int rc;            /* of the fit, once ran */
     tc_arima_t *result;
+    tc_churn_stats_t cs;            /* churn: the statistics, owned when has_cs */
+    bool has_cs;
+    tc_bgnbd_model_t churn_model;
+    tc_bgnbd_params_t churn_params; /* churn: the fit, once ran with rc == 0 */
     void *user;
 };
 
 void tc_pipeline_job_run(tc_pipeline_job_t *job)
 {
+    if (job->kind == JOB_CHURN) {
+        tc_bgnbd_fit_opts_t opts;
+        tc_bgnbd_fit_opts_default(&opts);
+        tc_bgnbd_fit_result_t res;
+        job->rc = job->cs.data.n < 2 ? TC_EINVAL
+                                     : tc_bgnbd_fit(job->churn_model, &job->cs.data, &opts, &res);
+        if (job->rc == 0)
+            job->churn_params = res.params;
+        job->ran = true;
+        return;
+    }
     job->rc = job->automatic
                   ? tc_arima_auto(job->y, NULL, job->n, 0, job->season, NAN, NULL, &job->result)
                   : tc_arima_fit(&job->spec, job->y, NULL, job->n, NULL, &job->result);
@@ -342,7 +353,56 @@ static void job_free(const tc_pipeline_t *p, tc_pipeline_job_t *job)
     }
     tc_arima_free(job->result);
     free(job->y);
+    if (job->has_cs)
+        tc_churn_stats_deinit(&job->cs);
     free(job);
+}
+
+/* Hands a job to the executor when it may run late, else runs it now. */
+static void job_start(const tc_pipeline_t *p, tc_pipeline_job_t *job, bool may_wait)
+{
+    if (p->cfg.executor.submit && may_wait && p->cfg.executor.submit(p->cfg.executor.ud, job) == 0)
+        job->submitted = true;
+    else
+        tc_pipeline_job_run(job);
+}
+
+/* Uses the finished population refit. */
+static void churn_refit_apply(tc_pipeline_t *p)
+{
+    tc_pipeline_job_t *job = p->churn_job;
+    job_settle(p, job);
+    if (job->rc == 0 && tc_churn_set_params(p->churn, job->churn_model, &job->churn_params) == 0)
+        p->st.churn_refits++;
+    p->churn_job = NULL;
+    job_free(p, job);
+}
+
+/*
+ * Starts a population refit on the statistics at now_ms; it is used
+ * churn_refit_apply_ms of event time later (at once when 0), so the scores
+ * do not depend on when the worker finishes.
+ */
+static void churn_refit_start(tc_pipeline_t *p, int64_t now_ms)
+{
+    if (p->churn_job)
+        churn_refit_apply(p); /* refits closer together than the lag: use the older first */
+    tc_pipeline_job_t *job = calloc(1, sizeof(*job));
+    if (!job)
+        return; /* out of memory: retried when due again */
+    job->kind = JOB_CHURN;
+    if (tc_churn_stats_export(p->churn, now_ms, &job->cs)) {
+        free(job);
+        return;
+    }
+    job->has_cs = true;
+    tc_bgnbd_params_t cur;
+    tc_churn_get_params(p->churn, &job->churn_model, &cur);
+    p->churn_job = job;
+    p->churn_job_due_ms = now_ms + p->cfg.churn_refit_apply_ms;
+    job_start(p, job, p->cfg.churn_refit_apply_ms > 0);
+    if (!p->cfg.churn_refit_apply_ms)
+        churn_refit_apply(p);
 }
 
 /* Starts a fit on the track's last arima_fit_after values (inline without executor). */
@@ -363,11 +423,7 @@ static void arima_start_fit(tc_pipeline_t *p, track_t *t)
     job->season = (int)p->cfg.season;
     t->job = job;
     t->job_from_n = t->n;
-    if (p->cfg.executor.submit && p->cfg.arima_apply_lag &&
-        p->cfg.executor.submit(p->cfg.executor.ud, job) == 0)
-        job->submitted = true;
-    else
-        tc_pipeline_job_run(job);
+    job_start(p, job, p->cfg.arima_apply_lag > 0);
 }
 
 /* Uses the finished fit: replays the values seen since it started. */
@@ -887,7 +943,8 @@ int tc_pipeline_new(const tc_pipeline_config_t *cfg, const tc_pipeline_sink_t *s
         cc.on_alert = on_churn_alert;
         cc.on_alert_ud = p;
         p->cfg.churn_cfg = cc;
-        if (p->cfg.churn_secret_len < 16 || p->cfg.churn_secret_len > sizeof(p->cfg.churn_secret)) {
+        if (p->cfg.churn_secret_len < 16 || p->cfg.churn_secret_len > sizeof(p->cfg.churn_secret) ||
+            p->cfg.churn_refit_apply_ms < 0) {
             rc = TC_EINVAL;
             goto fail;
         }
@@ -919,6 +976,7 @@ void tc_pipeline_free(tc_pipeline_t *p)
         tc_arima_free(p->tracks[i].arima);
         job_free(p, p->tracks[i].job);
     }
+    job_free(p, p->churn_job);
     for (int i = 0; i < TC_METRIC_COUNT; i++)
         tc_lstm_free(p->lstm[i]);
     tc_churn_free(p->churn);
@@ -1134,6 +1192,22 @@ int tc_pipeline_snapshot(const tc_pipeline_t *p, const char *group, int32_t part
     ps.churn_max_ms = p->churn_max_ms;
     ps.next_sweep_ms = p->next_sweep_ms;
     ps.next_refit_ms = p->next_refit_ms;
+    double churn_job_params[4];
+    if (p->churn_job) {
+        /* The refit's outcome is deterministic: wait for it and keep it. */
+        const tc_pipeline_job_t *job = p->churn_job;
+        job_settle(p, p->churn_job);
+        ps.churn_job = true;
+        ps.churn_job_due_ms = p->churn_job_due_ms;
+        ps.churn_job_rc = job->rc;
+        ps.churn_job_model = (uint32_t)job->churn_model;
+        churn_job_params[0] = job->churn_params.r;
+        churn_job_params[1] = job->churn_params.alpha;
+        churn_job_params[2] = job->churn_params.a;
+        churn_job_params[3] = job->churn_params.b;
+        ps.n_churn_job_params = 4;
+        ps.churn_job_params = churn_job_params;
+    }
     if (p->churn && tc_churn_snapshot(p->churn, &churn_buf.data, &churn_buf.len))
         goto out;
     ps.churn = churn_buf;
@@ -1348,8 +1422,29 @@ int tc_pipeline_restore(tc_pipeline_t *p, const uint8_t *buf, size_t len,
         rc = TC_EINVAL;
         goto out;
     }
+    if (ps->churn_job && (!p->churn || ps->n_churn_job_params != 4 ||
+                          (ps->churn_job_model != TC_BGNBD_BG && ps->churn_job_model != TC_BGNBD_MBG))) {
+        rc = TC_ECORRUPT;
+        goto out;
+    }
     if (p->churn && (rc = tc_churn_restore(p->churn, ps->churn.data, ps->churn.len)))
         goto out;
+    if (ps->churn_job) {
+        tc_pipeline_job_t *job = calloc(1, sizeof(*job));
+        if (!job) {
+            rc = TC_ENOMEM;
+            goto out;
+        }
+        job->kind = JOB_CHURN;
+        job->ran = true;
+        job->rc = ps->churn_job_rc;
+        job->churn_model = (tc_bgnbd_model_t)ps->churn_job_model;
+        job->churn_params = (tc_bgnbd_params_t){ps->churn_job_params[0], ps->churn_job_params[1],
+                                                ps->churn_job_params[2], ps->churn_job_params[3]};
+        job_free(p, p->churn_job);
+        p->churn_job = job;
+        p->churn_job_due_ms = ps->churn_job_due_ms;
+    }
     rc = TC_ECORRUPT;
     size_t want_lstm = 0;
     for (unsigned i = 0; i < p->n_metrics; i++)

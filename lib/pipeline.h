@@ -151,12 +151,14 @@ typedef struct tc_pipeline_autoscale {
 } tc_pipeline_autoscale_t;
 
 /*
- * Heavy engine work (SARIMA fits) as jobs that may run on another thread.
- * A job is owned by the pipeline; tc_pipeline_job_run() computes it and
- * touches nothing but the job, so it may run on any thread. The pipeline
- * applies a job's result at a fixed point in event time (arima_apply_lag
- * buckets after it was made, replaying the buckets seen since), so outputs
- * do not depend on when or where the job ran.
+ * Heavy engine work (SARIMA fits, churn population refits) as jobs that may
+ * run on another thread. A job is owned by the pipeline; tc_pipeline_job_run()
+ * computes it and touches nothing but the job, so it may run on any thread.
+ * The pipeline applies a job's result at a fixed point in event time
+ * (SARIMA: arima_apply_lag buckets after it was made, replaying the buckets
+ * seen since; churn: at the first churn event churn_refit_apply_ms after the
+ * statistics were taken), so outputs do not depend on when or where the job
+ * ran.
  */
 typedef struct tc_pipeline_job tc_pipeline_job_t;
 
@@ -244,9 +246,12 @@ typedef struct tc_pipeline_config {
      * In event time: every churn_sweep_every_ms the sweeper re-scores up to
      * churn_sweep_users users (risk rises while users stay away) and evicts
      * users idle for churn_evict_idle_ms (0 = never); every
-     * churn_refit_every_ms the population parameters are refitted (BG/NBD
-     * MLE on the loop thread; 0 = never). churn_cfg.on_alert is the
-     * pipeline's own. The secret keys the pseudonyms (>= 16 bytes).
+     * churn_refit_every_ms the population parameters are refitted (0 =
+     * never): the statistics are copied on the pipeline's thread, the BG/NBD
+     * MLE runs as a job on the executor, and the fitted parameters are used
+     * from the first churn event churn_refit_apply_ms later (0: at once,
+     * which runs the fit inline). churn_cfg.on_alert is the pipeline's own.
+     * The secret keys the pseudonyms (>= 16 bytes).
      */
     bool churn;
     tc_churn_config_t churn_cfg;
@@ -256,6 +261,7 @@ typedef struct tc_pipeline_config {
     size_t churn_sweep_users;
     int64_t churn_evict_idle_ms;
     int64_t churn_refit_every_ms;
+    int64_t churn_refit_apply_ms;  /* >= 0 */
 } tc_pipeline_config_t;
 
 /*
@@ -264,7 +270,8 @@ typedef struct tc_pipeline_config {
  * only, season 60, publish best, ensemble lambda 0.97; SARIMA off
  * (spec (2,1,1), fit after 120 buckets, no refit); LSTM off (lstm.h
  * defaults, 1024 series); autoscaling off; churn off (churn.h defaults,
- * sweep every hour of event time over 10000 users, no eviction, no refit).
+ * sweep every hour of event time over 10000 users, no eviction, no refit,
+ * a refit used 5 minutes of event time after it starts).
  */
 void tc_pipeline_config_default(tc_pipeline_config_t *cfg);
 

@@ -94,7 +94,7 @@ TC_TEST(config_errors_name_file_line_key)
         {"[window]\nbuckt = 1m\n",
          ":2: window.buckt: unknown key; expected one of bucket, lateness, ring, metrics"},
         {"[windw]\nbucket = 1m\n", ":2: [windw]: unknown section; expected one of input, window, "
-                                   "keying, limits, log, forecast, arima, lstm, autoscale, churn, stream, redis, output, kafka"},
+                                   "keying, limits, log, forecast, arima, lstm, autoscale, churn, stream, redis, http, output, kafka"},
         {"[arima]\norder = 2,1\n",
          ":2: arima.order: expected three integers from 0 to 8 like 2,1,1, got '2,1'"},
         {"[autoscale]\nenabled = maybe\n",
