@@ -282,6 +282,16 @@ static void remember_forecast(tc_stream_t *s, const tc_pipeline_forecast_t *f, c
     s->fcs[j] = e;
 }
 
+/* Packs an output message into the stream's encode buffer; *len is its size. */
+static int pack_out(tc_stream_t *s, const ProtobufCMessage *m, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(m);
+    if (*len > ENC_CAP)
+        return TC_EOVERSIZED;
+    protobuf_c_message_pack(m, s->enc);
+    return 0;
+}
+
 static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
 {
     part_t *pt = ctx;
@@ -332,10 +342,8 @@ static int sink_forecast(void *ctx, const tc_pipeline_forecast_t *f)
             acc.r2 = f->accuracy.r2;
             acc.coverage80 = f->accuracy.coverage;
             m.accuracy = &acc;
-            len = tidecast__v1__forecast__get_packed_size(&m);
-            if (len > ENC_CAP)
+            if (pack_out(s, &m.base, &len))
                 return TC_EOVERSIZED;
-            tidecast__v1__forecast__pack(&m, s->enc);
         }
         produce(s, s->conf.forecasts, s->key, (size_t)kl, s->enc, len);
     }
@@ -370,10 +378,8 @@ static int sink_scale(void *ctx, const tc_pipeline_scale_t *sc)
         m.reason = (char *)sc->reason;
         m.origin_ms = sc->origin_ms;
         m.issued_at_ms = wall_ms();
-        len = tidecast__v1__scale_signal__get_packed_size(&m);
-        if (len > ENC_CAP)
+        if (pack_out(s, &m.base, &len))
             return TC_EOVERSIZED;
-        tidecast__v1__scale_signal__pack(&m, s->enc);
     }
     produce(s, s->conf.autoscale, sc->key, sc->key_len, s->enc, len);
     return 0;
@@ -419,10 +425,8 @@ static int sink_churn_alert(void *ctx, const tc_pipeline_churn_alert_t *a)
             m.expected_transactions = a->expected_transactions;
             m.threshold = a->threshold;
             m.as_of_ms = a->as_of_ms;
-            len = tidecast__v1__churn_alert__get_packed_size(&m);
-            if (len > ENC_CAP)
+            if (pack_out(s, &m.base, &len))
                 return TC_EOVERSIZED;
-            tidecast__v1__churn_alert__pack(&m, s->enc);
         }
         produce(s, s->conf.churn_alerts, a->user, strlen(a->user), s->enc, len);
     }
@@ -549,10 +553,8 @@ static int sink_churn_score(void *ctx, const tc_pipeline_churn_score_t *c)
             m.horizon_ms = c->horizon_ms;
             m.as_of_ms = c->as_of_ms;
             m.model = (char *)(c->model ? c->model : "");
-            len = tidecast__v1__churn_score__get_packed_size(&m);
-            if (len > ENC_CAP)
+            if (pack_out(s, &m.base, &len))
                 return TC_EOVERSIZED;
-            tidecast__v1__churn_score__pack(&m, s->enc);
         }
         produce(s, s->conf.churn_scores, c->user, strlen(c->user), s->enc, len);
     }
